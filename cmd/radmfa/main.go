@@ -1,0 +1,73 @@
+// Command radmfa is a RADIUS server that puts multi-factor authentication in front of any VPN.
+//
+//	radmfa serve --config FILE
+//	radmfa config check --config FILE
+//	radmfa user enroll|show|delete|state USER --config FILE
+//	radmfa version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// errUsage marks errors that should print usage; exit code 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "radmfa:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  radmfa serve --config FILE            run the RADIUS server
+  radmfa config check --config FILE     validate the configuration
+  radmfa user enroll USER [--secret BASE32] [--force] --config FILE
+  radmfa user show USER --config FILE
+  radmfa user delete USER --config FILE
+  radmfa user state USER enabled|enforced|disabled|default --config FILE
+  radmfa user list --config FILE
+  radmfa user unlock USER --config FILE
+  radmfa version`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no command\n%s", errUsage, usage)
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			return fmt.Errorf("%w: radmfa config check --config FILE", errUsage)
+		}
+		return cmdConfigCheck(args[2:], stdout)
+	case "user":
+		return cmdUser(ctx, args[1:], stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "radmfa", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[0], usage)
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+
+	rad "github.com/radmfa/radmfa/radius"
+	"github.com/radmfa/radmfa/store"
+)
+
+// record logs the decision once, as one structured line, and queues its audit row.
+func (e *Engine) record(ctx context.Context, r request, d decision) {
+	dur := e.now().Sub(d.start)
+	lvl := zerolog.InfoLevel
+	if d.result == ResultReject {
+		lvl = zerolog.WarnLevel
+	}
+	if d.reason == ReasonInternalError || d.reason == ReasonStoreDown || d.reason == ReasonDirectoryDown {
+		lvl = zerolog.ErrorLevel
+	}
+	ev := e.log.WithLevel(lvl).
+		Str("user", r.user).
+		Str("nas", r.Client.Name).
+		Str("client_ip", r.Remote.Addr().String()).
+		Str("result", d.result).
+		Str("reason", d.reason).
+		Int("leg", d.leg).
+		Dur("duration", dur)
+	if d.factor != "" {
+		ev = ev.Str("factor", d.factor)
+	}
+	if r.callingID != "" {
+		ev = ev.Str("calling_station_id", r.callingID)
+	}
+	if r.nasID != "" {
+		ev = ev.Str("nas_identifier", r.nasID)
+	}
+	if d.detail != "" {
+		ev = ev.Str("detail", d.detail)
+	}
+	if d.err != nil {
+		ev = ev.AnErr("error", d.err)
+	}
+	ev.Msg("decision")
+
+	e.audit.add(store.AuditEvent{
+		Time: e.now(), Node: e.opts.Node, Kind: "auth", Username: r.user, NAS: r.Client.Name,
+		ClientIP: r.Remote.Addr().String(), CallingStationID: r.callingID, Factor: d.factor,
+		Result: d.result, Reason: d.reason, Detail: d.detail,
+	})
+}
+
+// accounting answers Accounting-Request (so VPNs that send it log no errors) and records it.
+func (e *Engine) accounting(_ context.Context, r *rad.Request) *radius.Packet {
+	p := r.Packet
+	status := rfc2866.AcctStatusType_Get(p)
+	user := ""
+	if names, _ := rfc2865.UserName_Gets(p); len(names) == 1 && validUsername(string(names[0])) {
+		user = string(names[0])
+	}
+	e.audit.add(store.AuditEvent{
+		Time: e.now(), Node: e.opts.Node, Kind: "accounting", Username: user, NAS: r.Client.Name,
+		ClientIP: r.Remote.Addr().String(), Result: status.String(), Reason: ReasonAccounting,
+		Detail: "session " + rfc2866.AcctSessionID_GetString(p),
+	})
+	return p.Response(radius.CodeAccountingResponse)
+}
+
+// auditWriter writes audit rows off the request path, in order, so a slow disk adds no
+// latency to a sign-in. A full queue blocks briefly rather than losing rows.
+type auditWriter struct {
+	st   store.Store
+	log  zerolog.Logger
+	ch   chan store.AuditEvent
+	done chan struct{}
+	once sync.Once
+}
+
+func newAuditWriter(st store.Store, log zerolog.Logger) *auditWriter {
+	w := &auditWriter{st: st, log: log, ch: make(chan store.AuditEvent, 8192), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *auditWriter) add(ev store.AuditEvent) {
+	select {
+	case w.ch <- ev:
+		return
+	default:
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case w.ch <- ev:
+	case <-t.C:
+		w.log.Error().Str("user", ev.Username).Str("reason", ev.Reason).Msg("engine: audit queue full; row not written")
+	}
+}
+
+func (w *auditWriter) run() {
+	defer close(w.done)
+	for ev := range w.ch {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := w.st.Audit(ctx, ev); err != nil {
+			w.log.Error().Err(err).Str("user", ev.Username).Msg("engine: write audit row")
+		}
+		cancel()
+	}
+}
+
+func (w *auditWriter) close(ctx context.Context) error {
+	w.once.Do(func() { close(w.ch) })
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
+
+	"github.com/radmfa/radmfa/challenge"
+	"github.com/radmfa/radmfa/factors"
+	"github.com/radmfa/radmfa/ldapauth"
+	rad "github.com/radmfa/radmfa/radius"
+	"github.com/radmfa/radmfa/store"
+)
+
+// Options wire an Engine. Directory, Store and Sealer are required.
+type Options struct {
+	Node         string
+	Directory    ldapauth.Authenticator
+	Store        store.Store
+	Sealer       *challenge.Sealer
+	TOTP         factors.TOTP
+	DefaultState store.State // state of users without one of their own; default enforced
+	// AllowUnenrolled lets a user who must do MFA but has no factor in with the password alone
+	// (mfa.unenrolled: allow). Default: reject and tell them where to enrol.
+	AllowUnenrolled bool
+	EnrollURL       string
+	PasswordLockout store.LockoutPolicy
+	FactorLockout   store.LockoutPolicy
+	Logger          zerolog.Logger
+	Now             func() time.Time
+}
+
+// Engine answers Access-Requests. It is safe for concurrent use.
+type Engine struct {
+	opts  Options
+	log   zerolog.Logger
+	now   func() time.Time
+	audit *auditWriter
+}
+
+var _ rad.Handler = (*Engine)(nil)
+
+// New returns an engine. Close it to flush the audit trail.
+func New(opts Options) (*Engine, error) {
+	if opts.Directory == nil || opts.Store == nil || opts.Sealer == nil {
+		return nil, errors.New("engine: directory, store and sealer are required")
+	}
+	if opts.TOTP.Digits == 0 {
+		opts.TOTP = factors.DefaultTOTP()
+	}
+	if opts.DefaultState == store.StateDefault {
+		opts.DefaultState = store.StateEnforced
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Engine{
+		opts:  opts,
+		log:   opts.Logger,
+		now:   opts.Now,
+		audit: newAuditWriter(opts.Store, opts.Logger),
+	}, nil
+}
+
+// Close flushes pending audit rows.
+func (e *Engine) Close(ctx context.Context) error { return e.audit.close(ctx) }
+
+// request is what the flow needs from a packet, parsed once.
+type request struct {
+	*rad.Request
+	user      string
+	password  []byte
+	state     []byte
+	hasState  bool
+	callingID string
+	nasID     string
+}
+
+// ServeRADIUS implements radius.Handler.
+func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet {
+	start := e.now()
+	if r.Packet.Code == radius.CodeAccountingRequest {
+		return e.accounting(ctx, r)
+	}
+	req, d, ok := e.parse(r)
+	if ok {
+		if req.hasState {
+			d = e.secondLeg(ctx, req)
+		} else {
+			d = e.firstLeg(ctx, req)
+		}
+	}
+	d.start = start
+	e.record(ctx, req, d)
+	return e.packet(r.Packet, d)
+}
+
+// parse pulls the attributes the flow needs and refuses what radmfa does not do.
+func (e *Engine) parse(r *rad.Request) (request, decision, bool) {
+	p := r.Packet
+	req := request{Request: r}
+	req.callingID = rfc2865.CallingStationID_GetString(p)
+	req.nasID = rfc2865.NASIdentifier_GetString(p)
+	names, _ := rfc2865.UserName_Gets(p)
+	if len(names) != 1 {
+		return req, reject(ReasonNoUsername, msgFailed), false
+	}
+	req.user = string(names[0])
+	if !validUsername(req.user) {
+		d := reject(ReasonBadUsername, msgFailed)
+		req.user = sanitize(req.user)
+		return req, d, false
+	}
+	switch {
+	case hasAttr(p, rfc2865.CHAPPassword_Type):
+		return req, withDetail(reject(ReasonUnsupportedAuth, msgUnsupported), "CHAP"), false
+	case hasAttr(p, rfc2869.EAPMessage_Type):
+		return req, withDetail(reject(ReasonUnsupportedAuth, msgUnsupported), "EAP"), false
+	case hasVendor(p, 311):
+		return req, withDetail(reject(ReasonUnsupportedAuth, msgUnsupported), "MS-CHAP"), false
+	}
+	states, _ := rfc2865.State_Gets(p)
+	if len(states) > 1 {
+		return req, reject(ReasonInvalidState, msgFailed), false
+	}
+	if len(states) == 1 {
+		req.state, req.hasState = states[0], true
+	}
+	var pw radius.Attribute
+	n := 0
+	for _, a := range p.Attributes {
+		if a.Type == rfc2865.UserPassword_Type {
+			pw = a.Attribute
+			n++
+		}
+	}
+	if n != 1 {
+		return req, reject(ReasonNoPassword, msgFailed), false
+	}
+	plain, err := radius.UserPassword(pw, p.Secret, p.Authenticator[:])
+	if err != nil {
+		return req, withDetail(reject(ReasonNoPassword, msgFailed), "undecodable User-Password"), false
+	}
+	req.password = plain
+	return req, decision{}, true
+}
+
+// validUsername refuses names no directory holds: empty, over-long, not UTF-8, or with control
+// characters (NUL truncation tricks, log injection).
+func validUsername(u string) bool {
+	if u == "" || len(u) > 253 || !utf8.ValidString(u) {
+		return false
+	}
+	for _, r := range u {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitize makes a refused username safe to log.
+func sanitize(u string) string {
+	if len(u) > 64 {
+		u = u[:64]
+	}
+	return fmt.Sprintf("%q", u)
+}
+
+func withDetail(d decision, detail string) decision { d.detail = detail; return d }
+
+func hasAttr(p *radius.Packet, t radius.Type) bool {
+	_, ok := p.Attributes.Lookup(t)
+	return ok
+}
+
+func hasVendor(p *radius.Packet, vendor uint32) bool {
+	for _, a := range p.Attributes {
+		if a.Type != rfc2865.VendorSpecific_Type {
+			continue
+		}
+		if id, _, err := radius.VendorSpecific(a.Attribute); err == nil && id == vendor {
+			return true
+		}
+	}
+	return false
+}
+
+// packet turns a decision into the response.
+func (e *Engine) packet(req *radius.Packet, d decision) *radius.Packet {
+	var resp *radius.Packet
+	switch d.result {
+	case ResultAccept:
+		resp = req.Response(radius.CodeAccessAccept)
+	case ResultChallenge:
+		resp = req.Response(radius.CodeAccessChallenge)
+		_ = rfc2865.State_Set(resp, d.state)
+	default:
+		resp = req.Response(radius.CodeAccessReject)
+	}
+	if d.message != "" {
+		_ = rfc2865.ReplyMessage_SetString(resp, d.message)
+	}
+	return resp
+}

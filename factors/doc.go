@@ -1,0 +1,7 @@
+// Package factors implements the second factors a user proves after the password: TOTP codes
+// from an authenticator app (RFC 6238) and, later, codes sent by text message.
+//
+// Factors are pure: they compute and compare codes with an injected clock and randomness and
+// report which time step matched. Remembering that a step was used (replay protection) is the
+// store's job, done atomically there so it holds across nodes.
+package factors

@@ -1,0 +1,92 @@
+package radius
+
+import (
+	"sync"
+	"time"
+)
+
+// replyCache remembers recent requests so a retransmit is answered with the same bytes and is
+// not processed again (RFC 5080 §2.2.2): no second LDAP bind, no second SMS, no second counted
+// failure. A key is the client's source address and port, the code, Identifier and Request
+// Authenticator — a NAS keeps all of them when it retransmits and changes the authenticator for
+// a new request.
+type replyCache struct {
+	window time.Duration
+	max    int
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	order   []cacheKeyTime // insertion order, for expiry without scanning the map
+	head    int            // order[:head] has expired
+}
+
+type cacheEntry struct {
+	reply   []byte // nil while the first copy is still being processed
+	expires time.Time
+}
+
+type cacheKeyTime struct {
+	key     string
+	expires time.Time
+}
+
+func newReplyCache(window time.Duration, max int) *replyCache {
+	return &replyCache{window: window, max: max, entries: make(map[string]*cacheEntry)}
+}
+
+// begin registers a request. It returns (nil, true) when the caller should process it; a cached
+// reply and false for a retransmit of an answered request; and (nil, false) for a retransmit of
+// a request still in flight (drop it: the reply to the first copy is on its way).
+func (c *replyCache) begin(key string, now time.Time) (reply []byte, process bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expireLocked(now)
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
+		return e.reply, false
+	}
+	if len(c.entries) >= c.max {
+		// Under a flood, process without caching rather than grow without bound.
+		return nil, true
+	}
+	exp := now.Add(c.window)
+	c.entries[key] = &cacheEntry{expires: exp}
+	c.order = append(c.order, cacheKeyTime{key, exp})
+	return nil, true
+}
+
+// finish stores the reply for key (nil: the request was dropped; forget it so a retransmit is
+// processed afresh).
+func (c *replyCache) finish(key string, reply []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return
+	}
+	if reply == nil {
+		delete(c.entries, key)
+		return
+	}
+	e.reply = reply
+}
+
+func (c *replyCache) expireLocked(now time.Time) {
+	for ; c.head < len(c.order) && !now.Before(c.order[c.head].expires); c.head++ {
+		k := c.order[c.head].key
+		if e, ok := c.entries[k]; ok && !now.Before(e.expires) {
+			delete(c.entries, k)
+		}
+	}
+	// Compact once the expired prefix dominates, so the cost stays amortised O(1).
+	if c.head > 1024 && c.head*2 > len(c.order) {
+		c.order = append(c.order[:0], c.order[c.head:]...)
+		c.head = 0
+	}
+}
+
+// len reports the number of cached requests (for metrics and tests).
+func (c *replyCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}

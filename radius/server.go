@@ -1,0 +1,363 @@
+package radius
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+)
+
+// Request is one verified request handed to a Handler.
+type Request struct {
+	Packet *radius.Packet
+	Client *Client
+	Remote netip.AddrPort
+	// MessageAuthenticator reports whether the request carried a (verified) Message-Authenticator.
+	MessageAuthenticator bool
+}
+
+// Handler decides the answer to a request. It returns a response built with
+// r.Packet.Response(code), or nil to send nothing. The server adds Proxy-State,
+// Message-Authenticator and the Response Authenticator.
+type Handler interface {
+	ServeRADIUS(ctx context.Context, r *Request) *radius.Packet
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, r *Request) *radius.Packet
+
+// ServeRADIUS calls f.
+func (f HandlerFunc) ServeRADIUS(ctx context.Context, r *Request) *radius.Packet { return f(ctx, r) }
+
+// Options tune a Server. Zero values get the documented defaults.
+type Options struct {
+	Handler         Handler
+	Logger          zerolog.Logger
+	DuplicateWindow time.Duration // default 30s
+	MaxCached       int           // reply cache bound; default 100 000
+	MaxInFlight     int           // concurrent requests; default 1024
+	RequestTimeout  time.Duration // context deadline for one request; default 30s
+}
+
+// Stats are running counters, read with Server.Stats.
+type Stats struct {
+	Received   uint64
+	Dropped    uint64
+	Duplicates uint64
+	Replied    uint64
+	Panics     uint64
+}
+
+// Server is a RADIUS server over UDP (and any transport that hands it whole packets).
+type Server struct {
+	opts    Options
+	log     zerolog.Logger
+	clients atomic.Pointer[Clients]
+	cache   *replyCache
+	sem     chan struct{}
+
+	received, dropped, duplicates, replied, panics atomic.Uint64
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.PacketConn]struct{}
+	shutdown atomic.Bool
+}
+
+// NewServer returns a server answering the given clients.
+func NewServer(clients *Clients, opts Options) *Server {
+	if opts.DuplicateWindow <= 0 {
+		opts.DuplicateWindow = 30 * time.Second
+	}
+	if opts.MaxCached <= 0 {
+		opts.MaxCached = 100_000
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 1024
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	s := &Server{
+		opts:  opts,
+		log:   opts.Logger,
+		cache: newReplyCache(opts.DuplicateWindow, opts.MaxCached),
+		sem:   make(chan struct{}, opts.MaxInFlight),
+		conns: map[net.PacketConn]struct{}{},
+	}
+	s.clients.Store(clients)
+	return s
+}
+
+// SetClients swaps the client table; the next packet uses the new one.
+func (s *Server) SetClients(c *Clients) { s.clients.Store(c) }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Received: s.received.Load(), Dropped: s.dropped.Load(), Duplicates: s.duplicates.Load(),
+		Replied: s.replied.Load(), Panics: s.panics.Load(),
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("radius: server closed")
+
+// Serve reads packets from conn until Shutdown or a read error. Each packet is handled in
+// its own goroutine, at most MaxInFlight at once; past that, packets are dropped and the NAS's
+// retransmit tries again.
+func (s *Server) Serve(conn net.PacketConn) error {
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.conns[conn] = struct{}{}
+	s.mu.Unlock()
+
+	buf := make([]byte, maxPacketLen+1)
+	for {
+		n, addr, err := conn.ReadFrom(buf)
+		if err != nil {
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("radius: read: %w", err)
+		}
+		s.received.Add(1)
+		src, ok := addrPort(addr)
+		if !ok {
+			s.drop(zerolog.Dict().Str("remote", addr.String()), "unsupported source address")
+			continue
+		}
+		if n > maxPacketLen {
+			s.drop(zerolog.Dict().Str("remote", src.String()), "packet longer than 4096 bytes")
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			s.drop(zerolog.Dict().Str("remote", src.String()), "too many requests in flight")
+			continue
+		}
+		b := append([]byte(nil), buf[:n]...)
+		s.wg.Add(1)
+		go func() {
+			defer func() { <-s.sem; s.wg.Done() }()
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+			defer cancel()
+			if reply := s.Process(ctx, b, src); reply != nil {
+				if _, err := conn.WriteTo(reply, addr); err != nil {
+					s.log.Warn().Err(err).Str("remote", src.String()).Msg("radius: write reply")
+					return
+				}
+				s.replied.Add(1)
+			}
+		}()
+	}
+}
+
+// Shutdown stops reading on every served connection and waits for requests in flight to be
+// answered, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+func (s *Server) drop(fields *zerolog.Event, reason string) {
+	s.dropped.Add(1)
+	s.log.Warn().Dict("packet", fields).Str("reason", reason).Msg("radius: packet dropped")
+}
+
+// Process handles one raw packet from src and returns the raw reply, or nil to send nothing.
+// Transports other than UDP (RadSec) feed whole packets through it.
+func (s *Server) Process(ctx context.Context, b []byte, src netip.AddrPort) []byte {
+	if len(b) < headerLen {
+		s.drop(zerolog.Dict().Str("remote", src.String()), "packet shorter than 20 bytes")
+		return nil
+	}
+	client := s.clients.Load().Lookup(src.Addr())
+	if client == nil {
+		s.drop(zerolog.Dict().Str("remote", src.String()), "unknown client")
+		return nil
+	}
+	fields := func() *zerolog.Event {
+		return zerolog.Dict().Str("remote", src.String()).Str("nas", client.Name).
+			Int("code", int(b[0])).Uint8("id", b[1])
+	}
+	pkt, err := radius.Parse(b, client.Secret)
+	if err != nil {
+		s.drop(fields(), "malformed packet: "+err.Error())
+		return nil
+	}
+	raw := b[:int(b[2])<<8|int(b[3])]
+
+	switch pkt.Code {
+	case radius.CodeAccessRequest, radius.CodeStatusServer:
+	case radius.CodeAccountingRequest:
+		if !radius.IsAuthenticRequest(raw, client.Secret) {
+			s.drop(fields(), "accounting request authenticator does not verify (wrong shared secret?)")
+			return nil
+		}
+	default:
+		s.drop(fields(), "unexpected packet code "+pkt.Code.String())
+		return nil
+	}
+
+	hasMA, err := verifyRequestMA(raw, client.Secret)
+	if err != nil {
+		s.drop(fields(), err.Error())
+		return nil
+	}
+	if !hasMA {
+		switch {
+		case pkt.Code == radius.CodeStatusServer:
+			s.drop(fields(), "Status-Server without Message-Authenticator (RFC 5997)")
+			return nil
+		case pkt.Code == radius.CodeAccessRequest && client.RequireMessageAuthenticator:
+			s.drop(fields(), "Access-Request without Message-Authenticator and the client requires it")
+			return nil
+		case pkt.Code == radius.CodeAccessRequest && hasAttr(pkt, 79):
+			s.drop(fields(), "EAP-Message without Message-Authenticator (RFC 3579)")
+			return nil
+		}
+	}
+
+	if pkt.Code == radius.CodeStatusServer {
+		// RFC 5997: answer on the auth port with Access-Accept; not cached, not handed on.
+		resp := pkt.Response(radius.CodeAccessAccept)
+		rfc2865.ReplyMessage_SetString(resp, "radmfa is alive")
+		out, err := s.finish(pkt, resp, client)
+		if err != nil {
+			s.log.Error().Err(err).Msg("radius: encode Status-Server reply")
+			return nil
+		}
+		return out
+	}
+
+	key := cacheKey(src, raw)
+	cached, process := s.cache.begin(key, time.Now())
+	if !process {
+		s.duplicates.Add(1)
+		s.log.Debug().Dict("packet", fields()).Bool("answered", cached != nil).Msg("radius: retransmit")
+		return cached
+	}
+
+	req := &Request{Packet: pkt, Client: client, Remote: src, MessageAuthenticator: hasMA}
+	resp := s.serve(ctx, req)
+	if resp == nil {
+		s.cache.finish(key, nil)
+		return nil
+	}
+	out, err := s.finish(pkt, resp, client)
+	if err != nil {
+		s.log.Error().Err(err).Dict("packet", fields()).Msg("radius: encode reply")
+		s.cache.finish(key, nil)
+		return nil
+	}
+	s.cache.finish(key, out)
+	return out
+}
+
+// serve runs the handler; a panic in one request is logged and answered with a reject rather
+// than taking the server down.
+func (s *Server) serve(ctx context.Context, req *Request) (resp *radius.Packet) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panics.Add(1)
+			s.log.Error().Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).
+				Str("nas", req.Client.Name).Msg("radius: handler panicked; rejecting")
+			if req.Packet.Code == radius.CodeAccessRequest {
+				resp = req.Packet.Response(radius.CodeAccessReject)
+			} else {
+				resp = nil
+			}
+		}
+	}()
+	return s.opts.Handler.ServeRADIUS(ctx, req)
+}
+
+// finish encodes resp as the answer to req: Identifier and authenticator from the request,
+// Proxy-State echoed in order (RFC 2865 §5.33), Message-Authenticator first (BlastRADIUS),
+// then signed.
+func (s *Server) finish(req, resp *radius.Packet, client *Client) ([]byte, error) {
+	resp.Identifier = req.Identifier
+	resp.Authenticator = req.Authenticator
+	resp.Secret = client.Secret
+	attrs := make(radius.Attributes, 0, len(resp.Attributes)+4)
+	if resp.Code != radius.CodeAccountingResponse {
+		attrs = append(attrs, &radius.AVP{Type: attrMessageAuthenticator, Attribute: make(radius.Attribute, 16)})
+	}
+	for _, a := range resp.Attributes {
+		if a.Type == attrMessageAuthenticator || a.Type == rfc2865.ProxyState_Type {
+			continue
+		}
+		attrs = append(attrs, a)
+	}
+	for _, a := range req.Attributes {
+		if a.Type == rfc2865.ProxyState_Type {
+			attrs = append(attrs, a)
+		}
+	}
+	resp.Attributes = attrs
+	b, err := resp.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("radius: marshal %s: %w", resp.Code, err)
+	}
+	if err := signResponse(b, client.Secret); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func hasAttr(p *radius.Packet, t radius.Type) bool {
+	_, ok := p.Attributes.Lookup(t)
+	return ok
+}
+
+func cacheKey(src netip.AddrPort, raw []byte) string {
+	a := src.Addr().As16()
+	k := make([]byte, 0, 16+2+2+16)
+	k = append(k, a[:]...)
+	k = append(k, byte(src.Port()>>8), byte(src.Port()))
+	k = append(k, raw[0], raw[1])
+	k = append(k, raw[4:20]...)
+	return string(k)
+}

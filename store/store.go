@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound: no such user (or row).
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists: the user already has that factor enrolled and force was not given.
+	ErrExists = errors.New("store: already enrolled")
+	// ErrWrongKey: the encryption key does not decrypt the data already in the store.
+	ErrWrongKey = errors.New("store: encryption key does not decrypt the stored data")
+	// ErrUnavailable: the database cannot be reached or answered with an error.
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrDecrypt: a stored secret fails authentication under a key the keyring holds (altered,
+	// or copied from another row). Never treat it as "not enrolled".
+	ErrDecrypt = errors.New("store: stored value does not decrypt")
+)
+
+// State is a user's MFA state, as in the rollout documents.
+type State string
+
+const (
+	StateDefault  State = ""         // follow the global default
+	StateDisabled State = "disabled" // password only
+	StateEnabled  State = "enabled"  // asked to register; until registered see mfa.unenrolled
+	StateEnforced State = "enforced" // must pass a second factor
+)
+
+// User is one user's MFA record. Secret fields are decrypted.
+type User struct {
+	Username     string
+	State        State
+	Method       string // preferred factor: "totp", "sms" or "" (no preference)
+	TOTPSecret   []byte // raw secret bytes; nil when TOTP is not enrolled
+	TOTPLastStep int64  // last accepted TOTP time step (replay protection); 0 = none
+	TOTPDrift    int    // learned clock offset in steps
+	Phone        string // enrolled SMS number override (E.164); "" = use the directory's
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Enrolled reports whether the user has any second factor registered.
+func (u User) Enrolled() bool { return len(u.TOTPSecret) > 0 || u.Phone != "" }
+
+// LockoutPolicy says when consecutive failures lock an account and for how long.
+type LockoutPolicy struct {
+	Threshold int           // failures that trigger a lockout; 0 disables lockout
+	Duration  time.Duration // first lockout; doubled for each further lockout (exponential backoff)
+	Max       time.Duration // cap on the doubled duration
+}
+
+// Failure kinds, counted separately.
+const (
+	KindPassword = "password"
+	KindFactor   = "factor"
+)
+
+// AuditEvent is one authentication decision or admin action.
+type AuditEvent struct {
+	ID               int64
+	Time             time.Time
+	Node             string
+	Kind             string // "auth", "admin", "portal", "accounting"
+	Username         string
+	NAS              string // NAS client name
+	ClientIP         string
+	CallingStationID string
+	Factor           string // "password", "totp", "sms", "app_password", ...
+	Result           string // "accept", "reject", "challenge", or an admin verb's outcome
+	Reason           string
+	Detail           string
+}
+
+// AuditFilter selects audit events; zero fields do not filter.
+type AuditFilter struct {
+	Username string
+	Since    time.Time
+	Result   string
+	Kind     string
+	Limit    int // 0 = no limit
+}
+
+// Store is the engine's and the CLI's view of durable state.
+type Store interface {
+	// GetUser returns the user's record or ErrNotFound.
+	GetUser(ctx context.Context, username string) (User, error)
+	// ListUsers returns every user with a record, ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// EnrollTOTP stores a TOTP secret (creating the user's row if needed) and resets the replay
+	// step and drift. With force=false it returns ErrExists if a secret is already stored.
+	EnrollTOTP(ctx context.Context, username string, secret []byte, force bool) error
+	// DeleteUser removes the user's record and everything attached to it; ErrNotFound if none.
+	// Failure counts and lockouts are not part of the record and stay (see Unlock).
+	DeleteUser(ctx context.Context, username string) error
+	// SetState sets the user's MFA state, creating the row if needed.
+	SetState(ctx context.Context, username string, state State) error
+	// SetMethod sets the preferred factor; SetPhone the SMS number override ("" clears it).
+	SetMethod(ctx context.Context, username, method string) error
+	SetPhone(ctx context.Context, username, phone string) error
+	// UseTOTPStep atomically records step as used if it is greater than the stored last step
+	// (compare-and-set) and stores drift. It returns false, nil when the step was already used
+	// (a replay) — of all concurrent callers with the same step at most one gets true.
+	// ErrNotFound if the user has no record.
+	UseTOTPStep(ctx context.Context, username string, step int64, drift int) (bool, error)
+
+	// LockedUntil returns the time the user's lockout ends (zero if not locked).
+	LockedUntil(ctx context.Context, username string, now time.Time) (time.Time, error)
+	// RecordFailure atomically counts a failure of kind for the user; when the count reaches
+	// policy.Threshold it sets a lockout (Duration doubled per previous lockout, capped at Max),
+	// resets the count, and returns the lockout's end. Otherwise it returns the zero time.
+	RecordFailure(ctx context.Context, username, kind string, now time.Time, policy LockoutPolicy) (time.Time, error)
+	// ResetFailures clears the consecutive-failure count of kind (after a success).
+	ResetFailures(ctx context.Context, username, kind string) error
+	// Unlock clears every count, lockout and backoff level for the user.
+	Unlock(ctx context.Context, username string) error
+
+	// Audit appends an event; QueryAudit returns events matching f, newest first.
+	Audit(ctx context.Context, ev AuditEvent) error
+	QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// PruneAudit deletes events older than before; returns how many.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
