@@ -4,7 +4,7 @@ import "net/netip"
 
 // Config is the whole configuration file.
 type Config struct {
-	Node   string       `yaml:"node"`   // node name in logs and audit rows; default: hostname
+	Node   string       `yaml:"node"` // node name in logs and audit rows; default: hostname
 	Radius RadiusConfig `yaml:"radius"`
 	LDAP   LDAPConfig   `yaml:"ldap"`
 	Store  StoreConfig  `yaml:"store"`
@@ -69,12 +69,12 @@ type StoreConfig struct {
 
 // MFAConfig is the second-factor flow.
 type MFAConfig struct {
-	ChallengeTimeout Duration `yaml:"challenge_timeout"` // default 120s
-	StateKeyFile     string   `yaml:"state_key_file"`    // AEAD key for State tokens; generated if missing
-	StateKey         Secret   `yaml:"state_key"`         // or inline (hex, 32 bytes)
-	DefaultState     string   `yaml:"default_state"`     // enforced (default) | enabled | disabled
-	Unenrolled       string   `yaml:"unenrolled"`        // reject (default) | allow
-	EnrollURL        string   `yaml:"enroll_url"`        // shown to unenrolled users
+	ChallengeTimeout Duration      `yaml:"challenge_timeout"` // default 120s
+	StateKeyFile     string        `yaml:"state_key_file"`    // AEAD key for State tokens; generated if missing
+	StateKey         Secret        `yaml:"state_key"`         // or inline (hex, 32 bytes)
+	DefaultState     string        `yaml:"default_state"`     // enforced (default) | enabled | disabled
+	Unenrolled       string        `yaml:"unenrolled"`        // reject (default) | allow
+	EnrollURL        string        `yaml:"enroll_url"`        // shown to unenrolled users
 	Lockout          LockoutConfig `yaml:"lockout"`
 }
 
