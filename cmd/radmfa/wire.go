@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
-	"os"
+		"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,7 +33,7 @@ func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 func ldapConfig(c config.LDAPConfig) ldapauth.Config {
 	return ldapauth.Config{
 		URLs: c.URLs, StartTLS: c.StartTLS, CAFile: c.CAFile, InsecureSkipVerify: c.InsecureSkipVerify,
-		BindDN: c.BindDN, BindPassword: string(c.BindPassword), BaseDN: c.BaseDN, UserFilter: c.UserFilter,
+		BindDN: c.BindDN, BindPassword: c.BindPassword.Reveal(), BaseDN: c.BaseDN, UserFilter: c.UserFilter,
 		Timeout: c.Timeout.D(), PoolSize: c.PoolSize,
 		DisplayNameAttr: c.DisplayNameAttr, MailAttr: c.MailAttr, PhoneAttr: c.PhoneAttr,
 		GroupMode: c.GroupMode, GroupBaseDN: c.GroupBaseDN, GroupFilter: c.GroupFilter,
@@ -50,28 +49,13 @@ func totpConfig(c config.TOTPConfig) factors.TOTP {
 func radiusClients(cs []config.ClientConfig) (*radius.Clients, error) {
 	out := make([]radius.Client, 0, len(cs))
 	for _, c := range cs {
-		p, err := parsePrefix(c.Address)
-		if err != nil {
-			return nil, fmt.Errorf("radius client %q: %w", c.Name, err)
-		}
 		req := true
 		if c.RequireMessageAuthenticator != nil {
 			req = *c.RequireMessageAuthenticator
 		}
-		out = append(out, radius.Client{Name: c.Name, Prefix: p, Secret: []byte(c.Secret), RequireMessageAuthenticator: req})
+		out = append(out, radius.Client{Name: c.Name, Prefix: c.Prefix, Secret: []byte(c.Secret.Reveal()), RequireMessageAuthenticator: req})
 	}
 	return radius.NewClients(out), nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("address %q is neither an IP nor a CIDR", s)
-	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 // openStore opens the configured store with its encryption key.
@@ -90,7 +74,7 @@ func openStore(ctx context.Context, c config.StoreConfig) (store.Store, error) {
 // stateKey returns the State AEAD key: inline, or from (created on first start) the key file.
 func stateKey(c config.MFAConfig) ([]byte, error) {
 	if c.StateKey != "" {
-		return challenge.ParseKey(string(c.StateKey))
+		return challenge.ParseKey(c.StateKey.Reveal())
 	}
 	return challenge.LoadOrCreateKey(c.StateKeyFile)
 }
