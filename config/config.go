@@ -12,6 +12,15 @@ type Config struct {
 	TOTP   TOTPConfig   `yaml:"totp"`
 	Log    LogConfig    `yaml:"log"`
 
+	// Primary selects how the password is checked: "ldap" (default) or "radius" (forward PAP to
+	// the upstream servers, e.g. an existing NPS). With "radius", an ldap section is optional and
+	// used only to look up groups and phone numbers.
+	Primary       string              `yaml:"primary"`
+	Upstream      UpstreamConfig      `yaml:"upstream"`
+	Policy        PolicyConfig        `yaml:"policy"`
+	Authorization []AuthorizationRule `yaml:"authorization"`
+	SMS           SMSConfig           `yaml:"sms"`
+
 	// Warnings are problems that do not stop radmfa from starting, each "path: line N: msg";
 	// the caller logs them once at startup.
 	Warnings []string `yaml:"-"`
@@ -32,6 +41,16 @@ type ClientConfig struct {
 	Secret                      Secret `yaml:"secret"`
 	SecretFile                  string `yaml:"secret_file"`
 	RequireMessageAuthenticator *bool  `yaml:"require_message_authenticator"` // default true
+	// Mode is how the second factor travels: challenge (Access-Challenge, default), append
+	// (password followed by the code in one field), auto (append when the trailing digits make
+	// the password right, else challenge) or otp_only (the field holds only the code; the NAS
+	// checked the password itself).
+	Mode            string `yaml:"mode"`
+	AppendSeparator string `yaml:"append_separator"` // optional character between password and code in append mode
+	// PasswordChange lets users whose directory password expired set a new one at the prompt.
+	PasswordChange bool `yaml:"password_change"`
+	// Prompts override the global prompts for this NAS.
+	Prompts PromptsConfig `yaml:"prompts"`
 
 	// Prefix is Address parsed (a bare IP as /32 or /128), so the listener need not parse again.
 	Prefix netip.Prefix `yaml:"-"`
@@ -39,25 +58,136 @@ type ClientConfig struct {
 
 // LDAPConfig is the primary factor's directory.
 type LDAPConfig struct {
-	URLs               []string `yaml:"urls"`
-	StartTLS           bool     `yaml:"start_tls"`
-	CAFile             string   `yaml:"ca_file"`
-	InsecureSkipVerify bool     `yaml:"insecure_skip_verify"`
-	BindDN             string   `yaml:"bind_dn"`
-	BindPassword       Secret   `yaml:"bind_password"`
-	BindPasswordFile   string   `yaml:"bind_password_file"`
-	BaseDN             string   `yaml:"base_dn"`
-	UserFilter         string   `yaml:"user_filter"` // default (uid={username})
-	Timeout            Duration `yaml:"timeout"`     // default 5s
-	PoolSize           int      `yaml:"pool_size"`   // default 16
-	DisplayNameAttr    string   `yaml:"display_name_attribute"`
-	MailAttr           string   `yaml:"mail_attribute"`
-	PhoneAttr          string   `yaml:"phone_attribute"`
-	GroupMode          string   `yaml:"group_mode"` // memberof | search | ad_chain | none
-	GroupBaseDN        string   `yaml:"group_base_dn"`
-	GroupFilter        string   `yaml:"group_filter"`
-	GroupNameAttr      string   `yaml:"group_name_attribute"`
-	ActiveDirectory    bool     `yaml:"active_directory"`
+	URLs               []string       `yaml:"urls"`
+	StartTLS           bool           `yaml:"start_tls"`
+	CAFile             string         `yaml:"ca_file"`
+	InsecureSkipVerify bool           `yaml:"insecure_skip_verify"`
+	BindDN             string         `yaml:"bind_dn"`
+	BindPassword       Secret         `yaml:"bind_password"`
+	BindPasswordFile   string         `yaml:"bind_password_file"`
+	BaseDN             string         `yaml:"base_dn"`
+	UserFilter         string         `yaml:"user_filter"` // default (uid={username})
+	Timeout            Duration       `yaml:"timeout"`     // default 5s
+	PoolSize           int            `yaml:"pool_size"`   // default 16
+	DisplayNameAttr    string         `yaml:"display_name_attribute"`
+	MailAttr           string         `yaml:"mail_attribute"`
+	PhoneAttr          string         `yaml:"phone_attribute"`
+	GroupMode          string         `yaml:"group_mode"` // memberof | search | ad_chain | none
+	GroupBaseDN        string         `yaml:"group_base_dn"`
+	GroupFilter        string         `yaml:"group_filter"`
+	GroupNameAttr      string         `yaml:"group_name_attribute"`
+	ActiveDirectory    bool           `yaml:"active_directory"`
+	Username           UsernameConfig `yaml:"username"`
+	// Messages override the Reply-Message sent for directory conditions, keyed by reason
+	// (bad_password, password_expired, account_disabled, account_locked, …).
+	Messages map[string]string `yaml:"messages"`
+}
+
+// UsernameConfig normalises what users type before the directory search; the normalised name
+// is used everywhere after (store key, logs, audit).
+type UsernameConfig struct {
+	Lowercase   *bool             `yaml:"lowercase"`    // default true
+	StripDomain *bool             `yaml:"strip_domain"` // DOMAIN\user → user; default true
+	StripRealm  *bool             `yaml:"strip_realm"`  // user@realm → user; default true
+	Realms      []string          `yaml:"realms"`       // strip only these realms (empty: any)
+	RealmMap    map[string]string `yaml:"realm_map"`    // rewrite user@old to user@new instead of stripping
+}
+
+// UpstreamConfig is the upstream RADIUS server list used when primary is "radius".
+type UpstreamConfig struct {
+	Servers []UpstreamServer `yaml:"servers"`
+	Timeout Duration         `yaml:"timeout"` // per try; default 5s
+	Retries int              `yaml:"retries"` // per server; default 1
+}
+
+// UpstreamServer is one upstream RADIUS server.
+type UpstreamServer struct {
+	Address    string `yaml:"address"` // host:port
+	Secret     Secret `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// PolicyConfig decides who must do MFA: the first rule that matches wins, else Default.
+type PolicyConfig struct {
+	Default string       `yaml:"default"` // require_mfa (default) | password_only | deny
+	Rules   []PolicyRule `yaml:"rules"`
+}
+
+// PolicyRule matches a request and gives an action.
+type PolicyRule struct {
+	Name           string   `yaml:"name"`
+	Match          Match    `yaml:"match"`
+	Action         string   `yaml:"action"` // require_mfa | password_only | deny
+	SessionTimeout Duration `yaml:"session_timeout"`
+}
+
+// Match selects requests; every field given must match, and within a field any value does.
+type Match struct {
+	NAS           []string `yaml:"nas"`            // NAS client names
+	NASIdentifier []string `yaml:"nas_identifier"` // NAS-Identifier attribute values
+	Source        []string `yaml:"source"`         // CIDRs of the NAS's source address
+	Groups        []string `yaml:"groups"`         // directory groups of the user
+	Users         []string `yaml:"users"`          // normalised usernames
+}
+
+// AuthorizationRule adds reply attributes to the final Access-Accept for members of a group.
+type AuthorizationRule struct {
+	Group      string            `yaml:"group"`
+	NAS        []string          `yaml:"nas"`        // only for these NAS clients (empty: all)
+	Attributes map[string]string `yaml:"attributes"` // dictionary name → value, e.g. Class: admins
+}
+
+// PromptsConfig are the texts shown at the VPN prompt; Go templates with .Digits, .Phone,
+// .Keyword. Defaults are short, plain ASCII and end with ": ".
+type PromptsConfig struct {
+	TOTP        string `yaml:"totp"`
+	SMS         string `yaml:"sms"`
+	Choose      string `yaml:"choose"`
+	NewPassword string `yaml:"new_password"`
+	Confirm     string `yaml:"confirm_password"`
+}
+
+// SMSConfig is the text-message factor.
+type SMSConfig struct {
+	Provider       string        `yaml:"provider"` // none (default) | twilio | http | command
+	Twilio         TwilioConfig  `yaml:"twilio"`
+	HTTP           HTTPSMSConfig `yaml:"http"`
+	Command        CommandConfig `yaml:"command"`
+	Timeout        Duration      `yaml:"timeout"`         // per send; default 10s
+	CodeLength     int           `yaml:"code_length"`     // default 6
+	CodeAlphabet   string        `yaml:"code_alphabet"`   // default 0123456789
+	CodeLifetime   Duration      `yaml:"code_lifetime"`   // default 5m
+	MaxTries       int           `yaml:"max_tries"`       // wrong codes before a code is void; default 3
+	DefaultCountry string        `yaml:"default_country"` // calling code for national numbers, e.g. "1" or "44"
+	PerUserLimit   int           `yaml:"per_user_limit"`  // texts per user per window; default 3
+	PerNASLimit    int           `yaml:"per_nas_limit"`   // texts per NAS per window; default 1000
+	Window         Duration      `yaml:"window"`          // default 10m
+	Message        string        `yaml:"message"`         // template; .Code .Minutes .Issuer .User
+	Keyword        string        `yaml:"keyword"`         // typed at the prompt to get a text; default sms
+}
+
+// TwilioConfig is Twilio's Messages API.
+type TwilioConfig struct {
+	BaseURL             string `yaml:"base_url"` // default https://api.twilio.com
+	AccountSID          string `yaml:"account_sid"`
+	AuthToken           Secret `yaml:"auth_token"`
+	From                string `yaml:"from"`
+	MessagingServiceSID string `yaml:"messaging_service_sid"`
+}
+
+// HTTPSMSConfig is a generic HTTP SMS gateway.
+type HTTPSMSConfig struct {
+	Method       string            `yaml:"method"` // default POST
+	URL          string            `yaml:"url"`    // template
+	Headers      map[string]Secret `yaml:"headers"`
+	Body         string            `yaml:"body"` // template
+	ContentType  string            `yaml:"content_type"`
+	SuccessCodes []int             `yaml:"success_codes"`
+}
+
+// CommandConfig runs a program to send a text.
+type CommandConfig struct {
+	Argv []string `yaml:"argv"`
 }
 
 // StoreConfig selects the durable store.
@@ -76,6 +206,7 @@ type MFAConfig struct {
 	Unenrolled       string        `yaml:"unenrolled"`        // reject (default) | allow
 	EnrollURL        string        `yaml:"enroll_url"`        // shown to unenrolled users
 	Lockout          LockoutConfig `yaml:"lockout"`
+	Prompts          PromptsConfig `yaml:"prompts"`
 }
 
 // LockoutConfig is per-user brute-force protection.

@@ -9,7 +9,7 @@ const (
 	DefaultDuplicateWindow   = 30 * time.Second
 	DefaultMaxInFlight       = 1024
 	DefaultUserFilter        = "(uid={username})"
-	DefaultADUserFilter      = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={username})(!(userAccountControl:1.2.840.113556.1.4.803:=2)))"
+	DefaultADUserFilter      = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={username}))"
 	DefaultLDAPTimeout       = 5 * time.Second
 	DefaultPoolSize          = 16
 	DefaultDisplayNameAttr   = "displayName"
@@ -51,4 +51,45 @@ const (
 const (
 	DriverSQLite   = "sqlite"
 	DriverPostgres = "postgres"
+)
+
+// Defaults of the policy, modes and SMS sections.
+const (
+	DefaultPrimary       = "ldap"
+	DefaultPolicyAction  = ActionRequireMFA
+	DefaultMode          = ModeChallenge
+	DefaultUpstreamTO    = 5 * time.Second
+	DefaultUpstreamTries = 1
+	DefaultSMSProvider   = "none"
+	DefaultSMSTimeout    = 10 * time.Second
+	DefaultSMSCodeLength = 6
+	DefaultSMSAlphabet   = "0123456789"
+	DefaultSMSLifetime   = 5 * time.Minute
+	DefaultSMSMaxTries   = 3
+	DefaultSMSPerUser    = 3
+	DefaultSMSPerNAS     = 1000
+	DefaultSMSWindow     = 10 * time.Minute
+	DefaultSMSKeyword    = "sms"
+	DefaultSMSMessage    = "Your {{.Issuer}} sign-in code is {{.Code}}. It expires in {{.Minutes}} minutes."
+	DefaultTwilioBaseURL = "https://api.twilio.com"
+	DefaultPromptTOTP    = "Enter the {{.Digits}}-digit code from your authenticator app: "
+	DefaultPromptSMS     = "Enter the code sent to {{.Phone}}: "
+	DefaultPromptChoose  = "Enter your app code, or type {{.Keyword}} to receive a text message: "
+	DefaultPromptNewPW   = "Your password has expired. Enter a new password: "
+	DefaultPromptConfirm = "Enter the new password again: "
+)
+
+// Policy actions.
+const (
+	ActionRequireMFA   = "require_mfa"
+	ActionPasswordOnly = "password_only"
+	ActionDeny         = "deny"
+)
+
+// NAS modes.
+const (
+	ModeChallenge = "challenge"
+	ModeAppend    = "append"
+	ModeAuto      = "auto"
+	ModeOTPOnly   = "otp_only"
 )

@@ -134,6 +134,8 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string) {
 		w.mapping(n, v, path)
 	case reflect.Slice:
 		w.sequence(n, v, path)
+	case reflect.Map:
+		w.stringMap(n, v, path)
 	default:
 		if n.Kind != yaml.ScalarNode {
 			w.fail(path, n.Line, fmt.Sprintf(msgExpected, kindName(v.Type()), describe(n)))
@@ -175,6 +177,35 @@ func (w *walker) mapping(n *yaml.Node, v reflect.Value, path string) {
 		w.keys.set[p] = !isNull(resolveAlias(kv.value))
 		w.decode(kv.value, v.Field(i), p)
 	}
+}
+
+// stringMap decodes a mapping with free-form string keys (attribute names, header names).
+func (w *walker) stringMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		w.fail(path, n.Line, fmt.Sprintf(msgExpected, "a mapping", describe(n)))
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	seen := map[string]int{}
+	for _, kv := range w.pairs(n, path, 0) {
+		k := kv.key
+		if k.Kind != yaml.ScalarNode {
+			w.fail(path, k.Line, fmt.Sprintf(msgKeyNotString, describe(k)))
+			continue
+		}
+		p := childPath(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			w.fail(p, k.Line, fmt.Sprintf(msgDuplicateKey, first))
+			continue
+		}
+		seen[k.Value] = k.Line
+		w.keys.line[p] = k.Line
+		w.keys.set[p] = !isNull(resolveAlias(kv.value))
+		val := reflect.New(v.Type().Elem()).Elem()
+		w.decode(kv.value, val, p)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), val)
+	}
+	v.Set(m)
 }
 
 func (w *walker) sequence(n *yaml.Node, v reflect.Value, path string) {

@@ -34,10 +34,19 @@ func newValidator(w *walker, dir string) *validator {
 func (v *validator) validate(c *Config) {
 	v.node(c)
 	v.radius(&c.Radius)
-	v.ldap(&c.LDAP)
+	v.clientModes(c)
+	v.primary(c)
+	// With an upstream RADIUS primary the directory is optional: only for groups and phones.
+	if c.Primary != "radius" || len(c.LDAP.URLs) > 0 {
+		v.ldap(&c.LDAP)
+	}
+	v.username(&c.LDAP.Username)
+	v.policy(c)
+	v.sms(c)
 	v.store(&c.Store)
 	v.mfa(&c.MFA)
 	v.totp(&c.TOTP)
+	v.prompts(&c.MFA.Prompts, "mfa.prompts", true)
 	v.log(&c.Log)
 }
 

@@ -393,6 +393,67 @@ func TestValidateRejects(t *testing.T) {
 			want: []string{`totp.algorithm: line 2: unsupported value "md5" (want SHA1, SHA256 or SHA512)`},
 		},
 
+		// policy, authorization, modes, sms, upstream
+		{
+			name: "policy rule with unknown action",
+			doc:  yml("policy:", "  rules:", "    - name: r", "      match: {groups: [g]}", "      action: allow"),
+			want: []string{`policy.rules[0].action: line 5: unsupported value "allow" (want require_mfa, password_only or deny)`},
+		},
+		{
+			name: "policy rule without action",
+			doc:  yml("policy:", "  rules:", "    - name: r", "      match: {groups: [g]}"),
+			want: []string{`policy.rules[0].action: line 3: is required`},
+		},
+		{
+			name: "policy rule with an unknown match field",
+			doc:  yml("policy:", "  rules:", "    - name: r", "      match: {group: [g]}", "      action: deny"),
+			want: []string{`policy.rules[0].match.group: line 4: unknown key`},
+		},
+		{
+			name: "policy rule naming an unknown NAS",
+			doc:  yml("policy:", "  rules:", "    - match: {nas: [nope]}", "      action: deny"),
+			want: []string{`policy.rules[0].match.nas[0]: line 3: no radius client is named "nope"`},
+		},
+		{
+			name: "policy rule with a bad source",
+			doc:  yml("policy:", "  rules:", "    - match:", "        source: [10.0.0.0/33]", "      action: deny"),
+			want: []string{`policy.rules[0].match.source[0]: line 4: invalid address "10.0.0.0/33": want an IP address or CIDR prefix`},
+		},
+		{
+			name: "authorization with an unknown attribute",
+			doc:  yml("authorization:", "  - group: admins", "    attributes:", "      Klass: admins"),
+			want: []string{`authorization[0].attributes.Klass: line 4: unknown attribute (known: ASA-Banner1, ASA-Group-Policy, ASA-Simultaneous-Logins, Acct-Interim-Interval, Aruba-User-Role, Cisco-AVPair, Class, Filter-Id, Fortinet-Access-Profile, Fortinet-Group-Name, Fortinet-Vdom-Name, Framed-IP-Address, Framed-IP-Netmask, Framed-MTU, Framed-Pool, Framed-Protocol, Framed-Route, Idle-Timeout, Juniper-Local-User-Name, PaloAlto-Admin-Access-Domain, PaloAlto-Admin-Role, PaloAlto-User-Group, Reply-Message, Service-Type, Session-Timeout, Termination-Action)`},
+		},
+		{
+			name: "authorization with a bad value",
+			doc:  yml("authorization:", "  - group: admins", "    attributes:", "      Session-Timeout: 8h"),
+			want: []string{`authorization[0].attributes.Session-Timeout: line 4: Session-Timeout: "8h" is not an integer`},
+		},
+		{
+			name: "client mode unknown",
+			doc:  yml("radius:", "  clients: [{name: vpn, address: 10.0.0.1, secret: a-long-enough-secret, mode: both}]"),
+			want: []string{`radius.clients[0].mode: line 2: unsupported value "both" (want challenge, append, auto or otp_only)`},
+		},
+		{
+			name: "twilio without credentials",
+			doc:  yml("sms:", "  provider: twilio", "  twilio:", "    from: '+15550001111'"),
+			want: []string{`sms.twilio.account_sid: line 3: is required`, `sms.twilio.auth_token: line 3: is required`},
+		},
+		{
+			name: "sms keyword with digits",
+			doc:  yml("sms:", "  keyword: sms1"),
+			want: []string{`sms.keyword: line 2: must be a word without digits`},
+		},
+		{
+			name: "upstream primary without servers",
+			doc:  yml("primary: radius"),
+			want: []string{`upstream.servers: line 1: at least one server is required when primary is radius`},
+		},
+		{
+			name: "prompt with a broken template",
+			doc:  yml("mfa:", "  prompts:", "    totp: 'Code {{.Digits: '"),
+			want: []string{`mfa.prompts.totp: line 3: invalid template: template: totp:1: expected :=`},
+		},
 		// log
 		{
 			name: "log level unknown",
