@@ -84,6 +84,19 @@ type AuditFilter struct {
 	Limit    int // 0 = no limit
 }
 
+// Ephemeral holds short-lived keys shared by every node: single-use markers and fixed-window
+// counters. Both are one atomic statement, so they hold across nodes.
+type Ephemeral interface {
+	// Once records key until expires and reports whether this call was the first to do so
+	// (a key past its expiry counts as absent).
+	Once(ctx context.Context, key string, now, expires time.Time) (bool, error)
+	// Incr adds one to key's counter (starting from zero when absent or expired, with the new
+	// expiry) and returns the new count.
+	Incr(ctx context.Context, key string, now, expires time.Time) (int64, error)
+	// PruneEphemeral deletes expired keys; returns how many.
+	PruneEphemeral(ctx context.Context, now time.Time) (int64, error)
+}
+
 // Store is the engine's and the CLI's view of durable state.
 type Store interface {
 	// GetUser returns the user's record or ErrNotFound.
