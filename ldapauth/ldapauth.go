@@ -38,7 +38,7 @@ var (
 
 // Identity is what the directory says about an authenticated (or looked-up) user.
 type Identity struct {
-	Username    string   // the username that was searched for, as the caller passed it
+	Username    string   // the username searched for, as passed; the entry's UsernameAttr value when configured
 	DN          string   // the entry's distinguished name
 	DisplayName string   // displayName / cn
 	Mail        string   // mail
@@ -78,6 +78,10 @@ type Config struct {
 	// a burst waits for a free one. 0 means 8.
 	PoolSize int
 	// Attributes to fetch in the user search.
+	// UsernameAttr, when set (uid, sAMAccountName), makes Identity.Username the entry's value
+	// rather than what the user typed: directories match "ALICE" and "alice " to alice, and
+	// lockout counters or enrolments keyed by the typed name would otherwise split.
+	UsernameAttr    string
 	DisplayNameAttr string // default displayName
 	MailAttr        string // default mail
 	PhoneAttr       string // default mobile
