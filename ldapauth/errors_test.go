@@ -24,6 +24,8 @@ func TestADSubCode(t *testing.T) {
 		{name: "recorded form", diag: adMessage("533"), want: "533"},
 		{name: "trailing NUL", diag: adMessage("52e") + "\x00", want: "52e"},
 		{name: "upper case", diag: strings.ToUpper(adMessage("52E")), want: "52e"},
+		{name: "Windows 2012 R2 form", diag: "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v2580", want: "52e"},
+		{name: "Windows form with NUL", diag: "80090308: LdapErr: DSID-0C090446, comment: AcceptSecurityContext error, data 701, v4563\x00", want: "701"},
 		{name: "code at the end", diag: "AcceptSecurityContext error, data 775", want: "775"},
 		{name: "no data", diag: "Invalid credentials", want: ""},
 		{name: "data not a word", diag: "metadata 533, v1db1", want: ""},
