@@ -3,8 +3,10 @@ package challenge
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
@@ -59,6 +61,7 @@ type Claims struct {
 // Sealer seals and opens State tokens with one key.
 type Sealer struct {
 	aead     cipher.AEAD
+	derive   []byte // HMAC key for Derive, separate from the AEAD key
 	lifetime time.Duration
 	rand     io.Reader
 }
@@ -76,7 +79,23 @@ func NewSealer(key []byte, lifetime time.Duration) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("challenge: %w", err)
 	}
-	return &Sealer{aead: aead, lifetime: lifetime, rand: rand.Reader}, nil
+	dk := sha256.Sum256(append([]byte("radmfa-derive\x00"), key...))
+	return &Sealer{aead: aead, derive: dk[:], lifetime: lifetime, rand: rand.Reader}, nil
+}
+
+// Derive returns 64 pseudorandom bytes determined by the key, label and parts. Nodes sharing
+// the key derive the same bytes for the same request, so a retransmit answered by another node
+// carries the same SMS code as the first answer.
+func (s *Sealer) Derive(label string, parts ...[]byte) []byte {
+	m := hmac.New(sha512.New, s.derive)
+	m.Write([]byte(label))
+	var n [4]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		m.Write(n[:])
+		m.Write(p)
+	}
+	return m.Sum(nil)
 }
 
 // Lifetime is how long a token is accepted after it is issued.

@@ -98,3 +98,22 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestDerive(t *testing.T) {
+	a, _ := NewSealer(bytes.Repeat([]byte{1}, 32), time.Minute)
+	b, _ := NewSealer(bytes.Repeat([]byte{1}, 32), time.Minute)
+	c, _ := NewSealer(bytes.Repeat([]byte{2}, 32), time.Minute)
+	x := a.Derive("sms", []byte("ab"), []byte("c"))
+	if !bytes.Equal(x, b.Derive("sms", []byte("ab"), []byte("c"))) {
+		t.Fatal("same key, same input, different output")
+	}
+	for name, y := range map[string][]byte{
+		"other key":   c.Derive("sms", []byte("ab"), []byte("c")),
+		"other split": a.Derive("sms", []byte("a"), []byte("bc")),
+		"other label": a.Derive("smt", []byte("ab"), []byte("c")),
+	} {
+		if bytes.Equal(x, y) {
+			t.Errorf("%s: same output", name)
+		}
+	}
+}

@@ -35,6 +35,15 @@ func (e *Engine) record(ctx context.Context, r request, d decision) {
 	if d.factor != "" {
 		ev = ev.Str("factor", d.factor)
 	}
+	if r.typed != "" && r.typed != r.user && d.reason != ReasonBadUsername {
+		ev = ev.Str("typed_user", r.typed)
+	}
+	if d.rule != "" {
+		ev = ev.Str("rule", d.rule)
+	}
+	if len(d.groups) > 0 {
+		ev = ev.Strs("groups", d.groups)
+	}
 	if r.callingID != "" {
 		ev = ev.Str("calling_station_id", r.callingID)
 	}

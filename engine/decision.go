@@ -2,6 +2,8 @@ package engine
 
 import (
 	"time"
+
+	"github.com/radmfa/radmfa/radius/dict"
 )
 
 // Reasons name why a decision went the way it did, in logs, audit rows and metrics.
@@ -35,6 +37,17 @@ const (
 	ReasonMustChangePassword = "must_change_password"
 	ReasonAccountLocked      = "directory_account_locked"
 	ReasonAccounting         = "accounting"
+	ReasonPolicyDeny         = "policy_deny"
+	ReasonCodeMissing        = "code_missing"
+	ReasonSMSSent            = "sms_sent"
+	ReasonSMSFailed          = "sms_failed"
+	ReasonSMSRateLimited     = "sms_rate_limited"
+	ReasonSMSCodeVoid        = "sms_code_void"
+	ReasonNoPhone            = "no_phone"
+	ReasonPasswordChangeAsk  = "password_change_prompt"
+	ReasonPasswordMismatch   = "password_mismatch"
+	ReasonPasswordChanged    = "password_changed"
+	ReasonPasswordChangeFail = "password_change_failed"
 )
 
 // Results.
@@ -55,6 +68,9 @@ type decision struct {
 	detail  string // extra log/audit detail, never a secret
 	err     error  // the underlying error, for the log
 	start   time.Time
+	attrs   []dict.AVP // reply attributes on an Accept
+	rule    string     // the policy rule that decided, for the log
+	groups  []string   // the user's groups, for the log
 }
 
 func reject(reason, message string) decision {

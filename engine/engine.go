@@ -19,38 +19,85 @@ import (
 	"github.com/radmfa/radmfa/store"
 )
 
-// Options wire an Engine. Directory, Store and Sealer are required.
+// Primary checks the password: an LDAP directory or an upstream RADIUS server.
+type Primary interface {
+	Authenticate(ctx context.Context, username, password string) (ldapauth.Identity, error)
+}
+
+// Directory looks users up and changes expired passwords. ldapauth.Authenticator is one.
+type Directory interface {
+	Lookup(ctx context.Context, username string) (ldapauth.Identity, error)
+	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) error
+}
+
+// Store is what the engine needs of the store.
+type Store interface {
+	store.Store
+	store.Ephemeral
+}
+
+// NAS is the per-client flow configuration.
+type NAS struct {
+	Mode            string // challenge (default), append, auto, otp_only
+	AppendSeparator string
+	PasswordChange  bool
+	Prompts         Prompts // empty fields fall back to the engine's prompts
+}
+
+// NAS modes.
+const (
+	ModeChallenge = "challenge"
+	ModeAppend    = "append"
+	ModeAuto      = "auto"
+	ModeOTPOnly   = "otp_only"
+)
+
+// Options wire an Engine. Primary, Store and Sealer are required.
 type Options struct {
-	Node         string
-	Directory    ldapauth.Authenticator
-	Store        store.Store
-	Sealer       *challenge.Sealer
-	TOTP         factors.TOTP
-	DefaultState store.State // state of users without one of their own; default enforced
-	// AllowUnenrolled lets a user who must do MFA but has no factor in with the password alone
-	// (mfa.unenrolled: allow). Default: reject and tell them where to enrol.
+	Node       string
+	Primary    Primary
+	Directory  Directory // nil: no lookups (otp_only mode and password change unavailable)
+	Store      Store
+	Sealer     *challenge.Sealer
+	TOTP       factors.TOTP
+	SMS        *SMS // nil: no text messages
+	Normalizer ldapauth.Normalizer
+	// DefaultState is the state of users without one of their own; default enforced.
+	DefaultState store.State
+	// AllowUnenrolled lets a user in state "enabled" who has no factor yet in with the password
+	// alone (mfa.unenrolled: allow). Enforced users are never let in without a factor.
 	AllowUnenrolled bool
 	EnrollURL       string
 	PasswordLockout store.LockoutPolicy
 	FactorLockout   store.LockoutPolicy
-	Logger          zerolog.Logger
-	Now             func() time.Time
+	Policy          Policy
+	Authorization   []AuthzRule
+	NAS             map[string]NAS // by client name; missing: defaults
+	Prompts         Prompts
+	Messages        map[string]string // Reply-Message overrides by reason
+	// Generation identifies the configuration; States sealed under another one recompute
+	// their authorization from the directory.
+	Generation uint32
+	Logger     zerolog.Logger
+	Now        func() time.Time
 }
 
 // Engine answers Access-Requests. It is safe for concurrent use.
 type Engine struct {
-	opts  Options
-	log   zerolog.Logger
-	now   func() time.Time
-	audit *auditWriter
+	opts    Options
+	log     zerolog.Logger
+	now     func() time.Time
+	audit   *auditWriter
+	prompts compiledPrompts
+	nas     map[string]nasFlow
 }
 
 var _ rad.Handler = (*Engine)(nil)
 
 // New returns an engine. Close it to flush the audit trail.
 func New(opts Options) (*Engine, error) {
-	if opts.Directory == nil || opts.Store == nil || opts.Sealer == nil {
-		return nil, errors.New("engine: directory, store and sealer are required")
+	if opts.Primary == nil || opts.Store == nil || opts.Sealer == nil {
+		return nil, errors.New("engine: primary, store and sealer are required")
 	}
 	if opts.TOTP.Digits == 0 {
 		opts.TOTP = factors.DefaultTOTP()
@@ -61,12 +108,42 @@ func New(opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{
-		opts:  opts,
-		log:   opts.Logger,
-		now:   opts.Now,
-		audit: newAuditWriter(opts.Store, opts.Logger),
-	}, nil
+	prompts, err := compilePrompts(opts.Prompts, defaultPrompts())
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		opts:    opts,
+		log:     opts.Logger,
+		now:     opts.Now,
+		prompts: prompts,
+		nas:     map[string]nasFlow{},
+	}
+	for name, n := range opts.NAS {
+		p, err := compilePrompts(n.Prompts, opts.Prompts)
+		if err != nil {
+			return nil, fmt.Errorf("engine: NAS %s: %w", name, err)
+		}
+		if n.Mode == "" {
+			n.Mode = ModeChallenge
+		}
+		e.nas[name] = nasFlow{NAS: n, prompts: p}
+	}
+	e.audit = newAuditWriter(opts.Store, opts.Logger)
+	return e, nil
+}
+
+// nasFlow is a NAS's settings with its prompts compiled.
+type nasFlow struct {
+	NAS
+	prompts compiledPrompts
+}
+
+func (e *Engine) nasFor(name string) nasFlow {
+	if n, ok := e.nas[name]; ok {
+		return n
+	}
+	return nasFlow{NAS: NAS{Mode: ModeChallenge}, prompts: e.prompts}
 }
 
 // Close flushes pending audit rows.
@@ -75,7 +152,8 @@ func (e *Engine) Close(ctx context.Context) error { return e.audit.close(ctx) }
 // request is what the flow needs from a packet, parsed once.
 type request struct {
 	*rad.Request
-	user      string
+	user      string // normalised: the name used everywhere after parsing
+	typed     string // as the NAS sent it
 	password  []byte
 	state     []byte
 	hasState  bool
@@ -112,11 +190,16 @@ func (e *Engine) parse(r *rad.Request) (request, decision, bool) {
 	if len(names) != 1 {
 		return req, reject(ReasonNoUsername, msgFailed), false
 	}
-	req.user = string(names[0])
-	if !validUsername(req.user) {
+	req.typed = string(names[0])
+	if !validUsername(req.typed) {
 		d := reject(ReasonBadUsername, msgFailed)
-		req.user = sanitize(req.user)
+		req.user = sanitize(req.typed)
 		return req, d, false
+	}
+	req.user = e.opts.Normalizer.Normalize(req.typed)
+	if req.user == "" {
+		req.user = sanitize(req.typed)
+		return req, reject(ReasonBadUsername, msgFailed), false
 	}
 	switch {
 	case hasAttr(p, rfc2865.CHAPPassword_Type):
@@ -199,14 +282,21 @@ func (e *Engine) packet(req *radius.Packet, d decision) *radius.Packet {
 	switch d.result {
 	case ResultAccept:
 		resp = req.Response(radius.CodeAccessAccept)
+		for _, a := range d.attrs {
+			resp.Add(a.Type, a.Value)
+		}
 	case ResultChallenge:
 		resp = req.Response(radius.CodeAccessChallenge)
 		_ = rfc2865.State_Set(resp, d.state)
 	default:
 		resp = req.Response(radius.CodeAccessReject)
 	}
-	if d.message != "" {
-		_ = rfc2865.ReplyMessage_SetString(resp, d.message)
+	msg := d.message
+	if m, ok := e.opts.Messages[d.reason]; ok && d.result == ResultReject {
+		msg = m
+	}
+	if msg != "" {
+		_ = rfc2865.ReplyMessage_SetString(resp, msg)
 	}
 	return resp
 }

@@ -3,78 +3,318 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/radmfa/radmfa/challenge"
 	"github.com/radmfa/radmfa/ldapauth"
+	"github.com/radmfa/radmfa/radius/dict"
 	"github.com/radmfa/radmfa/store"
 )
 
 // Factor identifiers carried in the State token.
 const (
-	factorTOTP byte = 1
+	factorTOTP     byte = 1
+	factorSMS      byte = 2 // a text was sent; the State holds its code hash
+	factorPassword byte = 3 // a password change is under way
 )
 
-// firstLeg checks the password and decides whether a second factor is needed.
-func (e *Engine) firstLeg(ctx context.Context, r request) decision {
-	now := e.now()
-	// A locked account never reaches the directory: no AD lockout amplification.
-	if until, err := e.opts.Store.LockedUntil(ctx, r.user, now); err != nil {
-		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: 1}
-	} else if !until.IsZero() {
-		return decision{result: ResultReject, reason: ReasonLockedOut, message: msgFailed, leg: 1,
-			detail: "locked until " + until.UTC().Format("2006-01-02T15:04:05Z")}
-	}
+// State flags.
+const (
+	flagTOTP byte = 1 << iota // the user has an app enrolled
+)
 
-	_, err := e.opts.Directory.Authenticate(ctx, r.user, string(r.password))
-	if err != nil {
-		d := passwordFailure(err)
-		d.leg, d.factor, d.err = 1, "password", err
-		if d.reason == ReasonBadPassword {
-			e.countFailure(ctx, r.user, store.KindPassword, e.opts.PasswordLockout, &d)
-		}
+// firstLeg checks the password (or, in otp_only mode, the user's existence) and decides
+// whether and how a second factor is asked for.
+func (e *Engine) firstLeg(ctx context.Context, r request) decision {
+	nas := e.nasFor(r.Client.Name)
+	// A locked account never reaches the directory: no AD lockout amplification.
+	if d, locked := e.lockedOut(ctx, r.user, 1); locked {
 		return d
 	}
+	pw := string(r.password)
+	switch nas.Mode {
+	case ModeOTPOnly:
+		return e.otpOnly(ctx, r, nas)
+	case ModeAppend:
+		return e.appendMode(ctx, r, nas)
+	}
+	id, err := e.opts.Primary.Authenticate(ctx, r.user, pw)
+	if err != nil && nas.Mode == ModeAuto && errors.Is(err, ldapauth.ErrInvalidCredentials) {
+		// auto: the whole field failed as a password; if it ends in a code, try the rest.
+		if pass, code, ok := splitAppended(pw, e.opts.TOTP.Digits, nas.AppendSeparator); ok {
+			if id2, err2 := e.opts.Primary.Authenticate(ctx, r.user, pass); err2 == nil {
+				return e.afterPassword(ctx, r, nas, id2, code, true)
+			}
+		}
+	}
+	if err != nil {
+		if nas.PasswordChange && e.opts.Directory != nil &&
+			(errors.Is(err, ldapauth.ErrPasswordExpired) || errors.Is(err, ldapauth.ErrMustChangePassword)) {
+			return e.askNewPassword(ctx, r, nas, pw, err)
+		}
+		return e.passwordFailed(ctx, r, err)
+	}
+	return e.afterPassword(ctx, r, nas, id, "", false)
+}
+
+// passwordFailed turns a primary-factor error into a reject, counting user failures.
+func (e *Engine) passwordFailed(ctx context.Context, r request, err error) decision {
+	d := passwordFailure(err)
+	d.leg, d.factor, d.err = 1, "password", err
+	if d.reason == ReasonBadPassword {
+		e.countFailure(ctx, r.user, store.KindPassword, e.opts.PasswordLockout, &d)
+	}
+	return d
+}
+
+// lockedOut checks the user's lockout; a store failure rejects (never accept when unsure).
+func (e *Engine) lockedOut(ctx context.Context, user string, leg int) (decision, bool) {
+	until, err := e.opts.Store.LockedUntil(ctx, user, e.now())
+	if err != nil {
+		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: leg}, true
+	}
+	if !until.IsZero() {
+		return decision{result: ResultReject, reason: ReasonLockedOut, message: msgFailed, leg: leg,
+			detail: "locked until " + until.UTC().Format(time.RFC3339)}, true
+	}
+	return decision{}, false
+}
+
+// otpOnly serves a NAS that checked the password itself (Cisco ASA secondary authentication):
+// the field holds only the code; the user must still exist and pass policy.
+func (e *Engine) otpOnly(ctx context.Context, r request, nas nasFlow) decision {
+	if e.opts.Directory == nil {
+		return decision{result: ResultReject, reason: ReasonInternalError, message: msgFailed, leg: 1,
+			detail: "otp_only mode needs a directory to look users up"}
+	}
+	id, err := e.opts.Directory.Lookup(ctx, r.user)
+	if err != nil {
+		d := passwordFailure(err)
+		d.leg, d.err = 1, err
+		return d
+	}
+	return e.afterPassword(ctx, r, nas, id, strings.TrimSpace(string(r.password)), true)
+}
+
+// appendMode: one round trip, "password" + code in one field. The user is looked up first so
+// exactly one bind is made: if they must do MFA the trailing digits are the code, otherwise the
+// whole field is the password (which keeps passwords ending in digits working).
+func (e *Engine) appendMode(ctx context.Context, r request, nas nasFlow) decision {
+	pw := string(r.password)
+	needs := true
+	if e.opts.Directory != nil {
+		id, err := e.opts.Directory.Lookup(ctx, r.user)
+		if err != nil {
+			d := passwordFailure(err)
+			d.leg, d.err = 1, err
+			return d
+		}
+		needs = e.mfaRequired(ctx, r, id)
+	}
+	if !needs {
+		id, err := e.opts.Primary.Authenticate(ctx, r.user, pw)
+		if err != nil {
+			return e.passwordFailed(ctx, r, err)
+		}
+		return e.afterPassword(ctx, r, nas, id, "", false)
+	}
+	pass, code, ok := splitAppended(pw, e.opts.TOTP.Digits, nas.AppendSeparator)
+	if !ok {
+		return decision{result: ResultReject, reason: ReasonCodeMissing, leg: 1, factor: "password",
+			message: "Type your password followed by the code from your app"}
+	}
+	id, err := e.opts.Primary.Authenticate(ctx, r.user, pass)
+	if err != nil {
+		return e.passwordFailed(ctx, r, err)
+	}
+	return e.afterPassword(ctx, r, nas, id, code, true)
+}
+
+// mfaRequired predicts, from policy and the user's record, whether a second factor will be
+// asked for; append mode uses it to decide how to read the field. Errors mean "yes".
+func (e *Engine) mfaRequired(ctx context.Context, r request, id ldapauth.Identity) bool {
+	if _, action := e.opts.Policy.decide(e.subject(r, id)); action != ActionRequireMFA {
+		return false
+	}
+	u, err := e.opts.Store.GetUser(ctx, r.user)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return true
+	}
+	return e.effectiveState(u) != store.StateDisabled
+}
+
+// splitAppended splits "password" + [sep] + n digits.
+func splitAppended(s string, n int, sep string) (pass, code string, ok bool) {
+	if len(s) <= n {
+		return "", "", false
+	}
+	code = s[len(s)-n:]
+	if !allDigits(code) {
+		return "", "", false
+	}
+	pass = s[:len(s)-n]
+	if sep != "" {
+		if !strings.HasSuffix(pass, sep) {
+			return "", "", false
+		}
+		pass = strings.TrimSuffix(pass, sep)
+	}
+	if pass == "" {
+		return "", "", false
+	}
+	return pass, code, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (e *Engine) subject(r request, id ldapauth.Identity) subject {
+	return subject{nas: r.Client.Name, nasID: r.nasID, source: r.Remote.Addr(), user: r.user, groups: id.Groups}
+}
+
+func (e *Engine) effectiveState(u store.User) store.State {
+	if u.State == store.StateDefault {
+		return e.opts.DefaultState
+	}
+	return u.State
+}
+
+// afterPassword runs once the password is verified (or, in otp_only mode, not needed): policy,
+// the user's MFA state, then a challenge — or, when the code came with the request (append,
+// auto, otp_only), the code check itself.
+func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id ldapauth.Identity, code string, hasCode bool) decision {
 	if err := e.opts.Store.ResetFailures(ctx, r.user, store.KindPassword); err != nil {
 		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: 1}
+	}
+	ruleIdx, action := e.opts.Policy.decide(e.subject(r, id))
+	g := grant{generation: e.opts.Generation, rule: ruleIdx, authz: authzFor(e.opts.Authorization, r.Client.Name, id.Groups)}
+	base := decision{leg: 1, factor: "password", rule: e.ruleName(ruleIdx), groups: id.Groups}
+	if hasCode {
+		base.leg = 2
+	}
+	switch action {
+	case ActionDeny:
+		return withErr(base, ResultReject, ReasonPolicyDeny, msgFailed, nil)
+	case ActionPasswordOnly:
+		return e.accept(base, ReasonPasswordOnly, g)
 	}
 
 	u, err := e.opts.Store.GetUser(ctx, r.user)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: 1}
+		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
 	}
-	state := u.State
-	if state == store.StateDefault {
-		state = e.opts.DefaultState
-	}
+	state := e.effectiveState(u)
 	if state == store.StateDisabled {
-		return decision{result: ResultAccept, reason: ReasonPasswordOnly, factor: "password", leg: 1}
+		base.detail = "user MFA state disabled"
+		return e.accept(base, ReasonPasswordOnly, g)
 	}
-	if len(u.TOTPSecret) == 0 {
-		if e.opts.AllowUnenrolled {
-			return decision{result: ResultAccept, reason: ReasonUnenrolledAllowed, factor: "password", leg: 1}
+	phone := e.smsPhone(u, id)
+	if len(u.TOTPSecret) == 0 && phone == "" {
+		if state == store.StateEnabled && e.opts.AllowUnenrolled {
+			return e.accept(base, ReasonUnenrolledAllowed, g)
 		}
 		msg := msgNotEnrolled
 		if e.opts.EnrollURL != "" {
 			msg += "; enrol at " + e.opts.EnrollURL
 		}
-		return decision{result: ResultReject, reason: ReasonNotEnrolled, message: msg, factor: "password", leg: 1}
+		return withErr(base, ResultReject, ReasonNotEnrolled, msg, nil)
 	}
-
-	st, err := e.opts.Sealer.Seal(challenge.Claims{
-		User: r.user, NAS: r.Client.Name, Issued: now, Phase: challenge.PhaseCode, Factor: factorTOTP,
-	})
-	if err != nil {
-		return decision{result: ResultReject, reason: ReasonInternalError, message: msgFailed, err: err, leg: 1}
+	if hasCode {
+		if len(u.TOTPSecret) == 0 {
+			base.factor = "totp"
+			return withErr(base, ResultReject, ReasonNotEnrolled, "This VPN needs a code from an authenticator app", nil)
+		}
+		if d, locked := e.lockedOut(ctx, r.user, 2); locked {
+			return d
+		}
+		return e.checkTOTP(ctx, r, u, code, g, base)
 	}
-	return decision{
-		result: ResultChallenge, reason: ReasonChallenge, factor: "totp", leg: 1, state: st,
-		message: fmt.Sprintf(msgPromptTOTP, e.opts.TOTP.Digits),
-	}
+	g.phone = phone
+	return e.challenge(ctx, r, nas, u, g, base)
 }
 
-// secondLeg checks the code answering a challenge.
+func (e *Engine) ruleName(i int) string {
+	if i < 0 || i >= len(e.opts.Policy.Rules) {
+		return "default"
+	}
+	return e.opts.Policy.Rules[i].Name
+}
+
+// challenge asks for the second factor: the app, a text, or a choice of both.
+func (e *Engine) challenge(ctx context.Context, r request, nas nasFlow, u store.User, g grant, base decision) decision {
+	hasTOTP := len(u.TOTPSecret) > 0
+	var flags byte
+	if hasTOTP {
+		flags |= flagTOTP
+	}
+	if g.phone != "" && (!hasTOTP || u.Method == "sms") {
+		d, sent := e.sendSMS(ctx, r, nas, g, flags, base)
+		if sent || !hasTOTP {
+			return d
+		}
+		// The text could not go out but the app can still be used.
+		base.detail = "sms unavailable (" + d.reason + "); offering the app"
+	}
+	phase, prompt := challenge.PhaseCode, nas.prompts.totp
+	if g.phone != "" {
+		phase, prompt = challenge.PhaseChoose, nas.prompts.choose
+	}
+	return e.sealChallenge(r, phase, factorTOTP, flags, g, render(prompt, e.promptData(g)), base, "totp")
+}
+
+func (e *Engine) promptData(g grant) promptData {
+	d := promptData{Digits: e.opts.TOTP.Digits, Phone: maskPhone(g.phone)}
+	if e.opts.SMS != nil {
+		d.Keyword = e.opts.SMS.Keyword
+	}
+	return d
+}
+
+func (e *Engine) sealChallenge(r request, phase challenge.Phase, factor, flags byte, g grant, prompt string, base decision, factorName string) decision {
+	st, err := e.opts.Sealer.Seal(challenge.Claims{
+		User: r.user, NAS: r.Client.Name, Issued: e.now(), Phase: phase, Factor: factor, Flags: flags,
+		Extra: g.encode(),
+	})
+	if err != nil {
+		return withErr(base, ResultReject, ReasonInternalError, msgFailed, err)
+	}
+	base.result, base.reason, base.state, base.message, base.factor = ResultChallenge, ReasonChallenge, st, prompt, factorName
+	return base
+}
+
+// accept builds the final Accept with the authorization attributes of the grant.
+func (e *Engine) accept(base decision, reason string, g grant) decision {
+	base.result, base.reason, base.message = ResultAccept, reason, ""
+	base.attrs = e.replyAttrs(g)
+	return base
+}
+
+func (e *Engine) replyAttrs(g grant) []dict.AVP {
+	var out []dict.AVP
+	for _, i := range g.authz {
+		if int(i) < len(e.opts.Authorization) {
+			out = append(out, e.opts.Authorization[i].Attrs...)
+		}
+	}
+	if g.rule >= 0 && g.rule < len(e.opts.Policy.Rules) {
+		if st := e.opts.Policy.Rules[g.rule].SessionTimeout; st > 0 {
+			if a, err := dict.Encode("Session-Timeout", strconv.FormatInt(int64(st/time.Second), 10)); err == nil {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// secondLeg handles the answer to a challenge.
 func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 	now := e.now()
 	claims, err := e.opts.Sealer.Open(r.state, r.user, r.Client.Name, now)
@@ -84,46 +324,90 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 		}
 		return decision{result: ResultReject, reason: ReasonInvalidState, message: msgFailed, err: err, leg: 2}
 	}
-	if claims.Phase != challenge.PhaseCode || claims.Factor != factorTOTP {
-		return decision{result: ResultReject, reason: ReasonInvalidState, message: msgFailed, leg: 2,
-			detail: "unexpected challenge phase"}
+	g, err := decodeGrant(claims.Extra)
+	if err != nil {
+		return decision{result: ResultReject, reason: ReasonInvalidState, message: msgFailed, err: err, leg: 2}
 	}
-	d := decision{leg: 2, factor: "totp"}
-	if until, err := e.opts.Store.LockedUntil(ctx, r.user, now); err != nil {
-		return withErr(d, ResultReject, ReasonStoreDown, msgUnavailable, err)
-	} else if !until.IsZero() {
-		d = withErr(d, ResultReject, ReasonLockedOut, msgFailed, nil)
-		d.detail = "locked until " + until.UTC().Format("2006-01-02T15:04:05Z")
+	if g.generation != e.opts.Generation {
+		// The configuration changed since the first leg: recompute authorization rather than
+		// apply rule indices that may now mean something else.
+		g = e.regrant(ctx, r, g)
+	}
+	nas := e.nasFor(r.Client.Name)
+	base := decision{leg: 2, rule: e.ruleName(g.rule)}
+	if claims.Factor == factorPassword {
+		return e.passwordChangeLeg(ctx, r, nas, claims, g)
+	}
+	if d, locked := e.lockedOut(ctx, r.user, 2); locked {
 		return d
 	}
 	u, err := e.opts.Store.GetUser(ctx, r.user)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(u.TOTPSecret) == 0) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
+	}
+	answer := strings.TrimSpace(string(r.password))
+
+	if claims.Phase == challenge.PhaseChoose && e.opts.SMS != nil && g.phone != "" &&
+		strings.EqualFold(answer, e.opts.SMS.Keyword) {
+		base.factor = "sms"
+		return e.sendSMSOnly(ctx, r, nas, g, claims.Flags, base)
+	}
+	if claims.Factor == factorSMS && g.codeHash != nil {
+		d, matched := e.checkSMS(ctx, r, claims, g, answer, base)
+		if matched || len(u.TOTPSecret) == 0 || d.reason == ReasonSMSCodeVoid {
+			return d
+		}
+		// Not the texted code; the user may have typed the app's code instead.
+	}
+	if len(u.TOTPSecret) == 0 {
 		// Reset between the legs: treat as not enrolled, never as a pass.
-		return withErr(d, ResultReject, ReasonNotEnrolled, msgNotEnrolled, nil)
+		base.factor = "totp"
+		return withErr(base, ResultReject, ReasonNotEnrolled, msgNotEnrolled, nil)
 	}
-	if err != nil {
-		return withErr(d, ResultReject, ReasonStoreDown, msgUnavailable, err)
+	return e.checkTOTP(ctx, r, u, answer, g, base)
+}
+
+// regrant recomputes authorization for a State sealed under another configuration.
+func (e *Engine) regrant(ctx context.Context, r request, g grant) grant {
+	ng := grant{generation: e.opts.Generation, rule: -1, phone: g.phone, codeHash: g.codeHash, nonce: g.nonce,
+		secret: g.secret, confirm: g.confirm}
+	var id ldapauth.Identity
+	if e.opts.Directory != nil {
+		if found, err := e.opts.Directory.Lookup(ctx, r.user); err == nil {
+			id = found
+		}
 	}
-	code := strings.TrimSpace(string(r.password))
-	m, ok := e.opts.TOTP.Check(u.TOTPSecret, code, now, u.TOTPDrift)
+	ng.rule, _ = e.opts.Policy.decide(e.subject(r, id))
+	ng.authz = authzFor(e.opts.Authorization, r.Client.Name, id.Groups)
+	return ng
+}
+
+// checkTOTP verifies an app code and spends its time step.
+func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code string, g grant, base decision) decision {
+	base.factor = "totp"
+	m, ok := e.opts.TOTP.Check(u.TOTPSecret, code, e.now(), u.TOTPDrift)
 	if !ok {
-		d = withErr(d, ResultReject, ReasonWrongCode, msgWrongCode, nil)
+		d := withErr(base, ResultReject, ReasonWrongCode, msgWrongCode, nil)
 		e.countFailure(ctx, r.user, store.KindFactor, e.opts.FactorLockout, &d)
 		return d
 	}
 	fresh, err := e.opts.Store.UseTOTPStep(ctx, r.user, m.Step, m.Drift)
 	if err != nil {
-		return withErr(d, ResultReject, ReasonStoreDown, msgUnavailable, err)
+		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
 	}
 	if !fresh {
-		d = withErr(d, ResultReject, ReasonReplayedCode, msgWrongCode, nil)
+		d := withErr(base, ResultReject, ReasonReplayedCode, msgWrongCode, nil)
 		e.countFailure(ctx, r.user, store.KindFactor, e.opts.FactorLockout, &d)
 		return d
 	}
-	if err := e.opts.Store.ResetFailures(ctx, r.user, store.KindFactor); err != nil {
-		e.log.Warn().Err(err).Str("user", r.user).Msg("engine: reset factor failures")
+	e.factorOK(ctx, r.user)
+	return e.accept(base, ReasonMFA, g)
+}
+
+func (e *Engine) factorOK(ctx context.Context, user string) {
+	if err := e.opts.Store.ResetFailures(ctx, user, store.KindFactor); err != nil {
+		e.log.Warn().Err(err).Str("user", user).Msg("engine: reset factor failures")
 	}
-	return withErr(d, ResultAccept, ReasonMFA, "", nil)
 }
 
 func withErr(d decision, result, reason, msg string, err error) decision {
@@ -139,11 +423,11 @@ func (e *Engine) countFailure(ctx context.Context, user, kind string, p store.Lo
 		return
 	}
 	if !until.IsZero() {
-		d.detail = "lockout started, until " + until.UTC().Format("2006-01-02T15:04:05Z")
+		d.detail = strings.TrimSpace(d.detail + " lockout started, until " + until.UTC().Format(time.RFC3339))
 	}
 }
 
-// passwordFailure maps a directory error to a decision. Outages are never user failures.
+// passwordFailure maps a primary-factor error to a decision. Outages are never user failures.
 func passwordFailure(err error) decision {
 	table := []struct {
 		err    error

@@ -94,13 +94,14 @@ func TestCoreRejections(t *testing.T) {
 		{"prefix star", user[:2] + "*", pw, "unknown_user"},
 		{"filter break-out", user + ")(uid=*", pw, "unknown_user"},
 		{"or injection", "*)(|(uid=*", "x", "unknown_user"},
-		{"NUL escape", user + `\00`, pw, "unknown_user"},
+		{"NUL escape", "x*" + `\00`, pw, "unknown_user"},
+		{"escape after a domain", `EXAMPLE\` + user + `\2a`, pw, "unknown_user"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reply := n.send(request{user: tt.user, password: tt.password})
 			wantCode(t, reply, radius.CodeAccessReject)
-			wantReason(t, n, tt.user, tt.reason)
+			wantReason(t, n, normalised(tt.user), tt.reason)
 		})
 	}
 	t.Run("control characters in username", func(t *testing.T) {
@@ -185,6 +186,17 @@ func TestCoreSecondLeg(t *testing.T) {
 		wantCode(t, reply, radius.CodeAccessReject)
 		wantReason(t, n, user, "not_enrolled")
 	})
+}
+
+// normalised is the name radmfa logs for what a NAS sent, under the default rules.
+func normalised(u string) string {
+	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+		u = u[i+1:]
+	}
+	if i := strings.IndexByte(u, '@'); i >= 0 {
+		u = u[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(u))
 }
 
 func atoi(s string) int {

@@ -125,4 +125,3 @@ func reload(ctx context.Context, path string, old *config.Config, srv *radius.Se
 	rlog.Info().Int("clients", len(cfg.Radius.Clients)).Msg("configuration reloaded")
 	return cfg
 }
-

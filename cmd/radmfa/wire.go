@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
-		"os"
+	"net/netip"
+	"os"
+	"sort"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -15,7 +18,9 @@ import (
 	"github.com/radmfa/radmfa/factors"
 	"github.com/radmfa/radmfa/ldapauth"
 	"github.com/radmfa/radmfa/radius"
+	"github.com/radmfa/radmfa/radius/dict"
 	"github.com/radmfa/radmfa/store"
+	"github.com/radmfa/radmfa/upstream"
 )
 
 // newLogger builds the process logger from the log section.
@@ -93,7 +98,7 @@ func loadConfig(path string, warn io.Writer) (*config.Config, error) {
 
 // services are the long-lived parts built from one config.
 type services struct {
-	dir    ldapauth.Authenticator
+	dir    *ldapauth.Directory // nil with an upstream primary and no ldap section
 	st     store.Store
 	engine *engine.Engine
 }
@@ -110,6 +115,15 @@ func (s *services) close(ctx context.Context) {
 	}
 }
 
+// engineStore narrows a store to what the engine needs; every backend implements it.
+func engineStore(st store.Store) (engine.Store, error) {
+	es, ok := st.(engine.Store)
+	if !ok {
+		return nil, fmt.Errorf("store %T lacks ephemeral keys", st)
+	}
+	return es, nil
+}
+
 func buildServices(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*services, error) {
 	s := &services{}
 	st, err := openStore(ctx, cfg.Store)
@@ -117,38 +131,173 @@ func buildServices(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.st = st
-	dir, err := ldapauth.New(ldapConfig(cfg.LDAP), log.With().Str("component", "ldap").Logger())
-	if err != nil {
-		s.close(ctx)
-		return nil, fmt.Errorf("ldap: %w", err)
-	}
-	s.dir = dir
-	key, err := stateKey(cfg.MFA)
-	if err != nil {
-		s.close(ctx)
-		return nil, err
-	}
-	sealer, err := challenge.NewSealer(key, cfg.MFA.ChallengeTimeout.D())
-	if err != nil {
-		s.close(ctx)
-		return nil, err
-	}
-	lock := cfg.MFA.Lockout
-	eng, err := engine.New(engine.Options{
-		Node: cfg.Node, Directory: dir, Store: st, Sealer: sealer, TOTP: totpConfig(cfg.TOTP),
-		DefaultState:    store.State(cfg.MFA.DefaultState),
-		AllowUnenrolled: cfg.MFA.Unenrolled == "allow",
-		EnrollURL:       cfg.MFA.EnrollURL,
-		PasswordLockout: store.LockoutPolicy{Threshold: lock.PasswordThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
-		FactorLockout:   store.LockoutPolicy{Threshold: lock.FactorThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
-		Logger:          log.With().Str("component", "engine").Logger(),
-	})
+	eng, err := buildEngine(cfg, st, s, log)
 	if err != nil {
 		s.close(ctx)
 		return nil, err
 	}
 	s.engine = eng
 	return s, nil
+}
+
+// buildEngine builds the directory (into s) and the engine on an open store.
+func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Logger) (*engine.Engine, error) {
+	es, err := engineStore(st)
+	if err != nil {
+		return nil, err
+	}
+	var dir engine.Directory
+	if len(cfg.LDAP.URLs) > 0 {
+		d, err := ldapauth.New(ldapConfig(cfg.LDAP), log.With().Str("component", "ldap").Logger())
+		if err != nil {
+			return nil, fmt.Errorf("ldap: %w", err)
+		}
+		s.dir, dir = d, d
+	}
+	var primary engine.Primary
+	if cfg.Primary == "radius" {
+		var servers []upstream.Server
+		for _, u := range cfg.Upstream.Servers {
+			servers = append(servers, upstream.Server{Addr: u.Address, Secret: []byte(u.Secret.Reveal())})
+		}
+		primary = engine.UpstreamPrimary(upstream.New(servers, cfg.Upstream.Timeout.D(), cfg.Upstream.Retries, "radmfa-"+cfg.Node), dir)
+	} else {
+		primary = s.dir
+	}
+	key, err := stateKey(cfg.MFA)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := challenge.NewSealer(key, cfg.MFA.ChallengeTimeout.D())
+	if err != nil {
+		return nil, err
+	}
+	sms, err := smsOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	policy, authz, err := policyOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nas := map[string]engine.NAS{}
+	for _, c := range cfg.Radius.Clients {
+		nas[c.Name] = engine.NAS{Mode: c.Mode, AppendSeparator: c.AppendSeparator, PasswordChange: c.PasswordChange, Prompts: prompts(c.Prompts)}
+	}
+	un := cfg.LDAP.Username
+	lock := cfg.MFA.Lockout
+	return engine.New(engine.Options{
+		Node: cfg.Node, Primary: primary, Directory: dir, Store: es, Sealer: sealer, TOTP: totpConfig(cfg.TOTP),
+		SMS: sms,
+		Normalizer: ldapauth.Normalizer{Lowercase: deref(un.Lowercase), StripDomain: deref(un.StripDomain),
+			StripRealm: deref(un.StripRealm), Realms: un.Realms, RealmMap: un.RealmMap},
+		DefaultState:    store.State(cfg.MFA.DefaultState),
+		AllowUnenrolled: cfg.MFA.Unenrolled == "allow",
+		EnrollURL:       cfg.MFA.EnrollURL,
+		PasswordLockout: store.LockoutPolicy{Threshold: lock.PasswordThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
+		FactorLockout:   store.LockoutPolicy{Threshold: lock.FactorThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
+		Policy:          policy,
+		Authorization:   authz,
+		NAS:             nas,
+		Prompts:         prompts(cfg.MFA.Prompts),
+		Messages:        cfg.LDAP.Messages,
+		Generation:      generation(cfg),
+		Logger:          log.With().Str("component", "engine").Logger(),
+	})
+}
+
+func deref(b *bool) bool { return b != nil && *b }
+
+func prompts(p config.PromptsConfig) engine.Prompts {
+	return engine.Prompts{TOTP: p.TOTP, SMS: p.SMS, Choose: p.Choose, NewPassword: p.NewPassword, Confirm: p.Confirm}
+}
+
+// generation fingerprints the parts of the config that State grants refer to by index.
+func generation(cfg *config.Config) uint32 {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%v|%v", cfg.Policy, cfg.Authorization)
+	return h.Sum32()
+}
+
+func policyOptions(cfg *config.Config) (engine.Policy, []engine.AuthzRule, error) {
+	p := engine.Policy{Default: engine.Action(cfg.Policy.Default)}
+	for _, r := range cfg.Policy.Rules {
+		rule := engine.Rule{Name: r.Name, NAS: r.Match.NAS, NASIdentifier: r.Match.NASIdentifier, Groups: r.Match.Groups,
+			Users: r.Match.Users, Action: engine.Action(r.Action), SessionTimeout: r.SessionTimeout.D()}
+		for _, src := range r.Match.Source {
+			pfx, err := netip.ParsePrefix(src)
+			if err != nil {
+				a, aerr := netip.ParseAddr(src)
+				if aerr != nil {
+					return p, nil, fmt.Errorf("policy rule %s: source %q: %w", r.Name, src, err)
+				}
+				pfx = netip.PrefixFrom(a, a.BitLen())
+			}
+			rule.Source = append(rule.Source, pfx.Masked())
+		}
+		p.Rules = append(p.Rules, rule)
+	}
+	var authz []engine.AuthzRule
+	for _, a := range cfg.Authorization {
+		r := engine.AuthzRule{Group: a.Group, NAS: a.NAS}
+		names := make([]string, 0, len(a.Attributes))
+		for n := range a.Attributes {
+			names = append(names, n)
+		}
+		sort.Strings(names) // a stable order on the wire
+		for _, n := range names {
+			avp, err := dict.Encode(n, a.Attributes[n])
+			if err != nil {
+				return p, nil, fmt.Errorf("authorization for group %s: %w", a.Group, err)
+			}
+			r.Attrs = append(r.Attrs, avp)
+		}
+		authz = append(authz, r)
+	}
+	return p, authz, nil
+}
+
+// smsOptions builds the SMS factor, or nil when no provider is configured.
+func smsOptions(cfg *config.Config) (*engine.SMS, error) {
+	c := cfg.SMS
+	var sender factors.Sender
+	var err error
+	switch c.Provider {
+	case "", "none":
+		return nil, nil
+	case "twilio":
+		sender, err = factors.NewTwilio(factors.TwilioConfig{BaseURL: c.Twilio.BaseURL, AccountSID: c.Twilio.AccountSID,
+			AuthToken: c.Twilio.AuthToken.Reveal(), From: c.Twilio.From, MessagingServiceSID: c.Twilio.MessagingServiceSID,
+			Timeout: c.Timeout.D()})
+	case "http":
+		headers := map[string]string{}
+		var secret []string
+		for k, v := range c.HTTP.Headers {
+			headers[k] = v.Reveal()
+			secret = append(secret, k)
+		}
+		sender, err = factors.NewHTTPSender(factors.HTTPConfig{Method: c.HTTP.Method, URL: c.HTTP.URL, Headers: headers,
+			SecretHeaders: secret, Body: c.HTTP.Body, ContentType: c.HTTP.ContentType, SuccessCodes: c.HTTP.SuccessCodes,
+			Timeout: c.Timeout.D()})
+	case "command":
+		sender, err = factors.NewCommandSender(factors.CommandConfig{Argv: c.Command.Argv, Timeout: c.Timeout.D()})
+	default:
+		return nil, fmt.Errorf("sms: unknown provider %q", c.Provider)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sms: %w", err)
+	}
+	msg, err := factors.ParseMessageTemplate(c.Message)
+	if err != nil {
+		return nil, fmt.Errorf("sms.message: %w", err)
+	}
+	return &engine.SMS{
+		Sender:         factors.WithRetry(sender, factors.DefaultAttempts, 500*time.Millisecond),
+		Code:           factors.SMSCode{Length: c.CodeLength, Alphabet: c.CodeAlphabet, Lifetime: c.CodeLifetime.D(), MaxTries: c.MaxTries},
+		DefaultCountry: c.DefaultCountry,
+		PerUserLimit:   c.PerUserLimit, PerNASLimit: c.PerNASLimit, Window: c.Window.D(),
+		Message: msg, Issuer: cfg.TOTP.Issuer, Keyword: c.Keyword,
+	}, nil
 }
 
 func stderrIsTerminal() bool {
