@@ -57,6 +57,7 @@ func (e *Engine) record(ctx context.Context, r request, d decision) {
 		ev = ev.AnErr("error", d.err)
 	}
 	ev.Msg("decision")
+	e.opts.Observer.Decision(r.Client.Name, d.result, d.reason, dur)
 
 	e.audit.add(store.AuditEvent{
 		Time: e.now(), Node: e.opts.Node, Kind: "auth", Username: r.user, NAS: r.Client.Name,

@@ -78,6 +78,7 @@ type Options struct {
 	// Generation identifies the configuration; States sealed under another one recompute
 	// their authorization from the directory.
 	Generation uint32
+	Observer   Observer // nil: nothing observed
 	Logger     zerolog.Logger
 	Now        func() time.Time
 }
@@ -107,6 +108,18 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	opts.Primary = timedPrimary{opts.Primary, opts.Observer}
+	if opts.Directory != nil {
+		opts.Directory = timedDirectory{opts.Directory, opts.Observer}
+	}
+	if opts.SMS != nil {
+		sms := *opts.SMS
+		sms.Sender = timedSender{sms.Sender, opts.Observer}
+		opts.SMS = &sms
 	}
 	prompts, err := compilePrompts(opts.Prompts, defaultPrompts())
 	if err != nil {

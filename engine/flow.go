@@ -385,6 +385,8 @@ func (e *Engine) regrant(ctx context.Context, r request, g grant) grant {
 // checkTOTP verifies an app code and spends its time step.
 func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code string, g grant, base decision) decision {
 	base.factor = "totp"
+	start := time.Now()
+	defer func() { e.opts.Observer.Stage("factor", time.Since(start), nil) }()
 	m, ok := e.opts.TOTP.Check(u.TOTPSecret, code, e.now(), u.TOTPDrift)
 	if !ok {
 		d := withErr(base, ResultReject, ReasonWrongCode, msgWrongCode, nil)
