@@ -20,6 +20,7 @@ type Config struct {
 	Policy        PolicyConfig        `yaml:"policy"`
 	Authorization []AuthorizationRule `yaml:"authorization"`
 	SMS           SMSConfig           `yaml:"sms"`
+	Metrics       MetricsConfig       `yaml:"metrics"`
 
 	// Warnings are problems that do not stop radmfa from starting, each "path: line N: msg";
 	// the caller logs them once at startup.
@@ -32,6 +33,23 @@ type RadiusConfig struct {
 	DuplicateWindow Duration       `yaml:"duplicate_window"` // RFC 5080 reply cache; default 30s
 	MaxInFlight     int            `yaml:"max_in_flight"`    // concurrent requests; default 1024
 	Clients         []ClientConfig `yaml:"clients"`
+	// AccountingListen answers Accounting-Requests (UDP, default off) so VPNs that send
+	// accounting log no errors; each is recorded in the audit trail.
+	AccountingListen string       `yaml:"accounting_listen"`
+	RadSec           RadSecConfig `yaml:"radsec"`
+}
+
+// RadSecConfig is RADIUS over TLS (RFC 6614) with mutual TLS.
+type RadSecConfig struct {
+	Listen   string `yaml:"listen"`    // e.g. ":2083"; empty: off
+	CertFile string `yaml:"cert_file"` // server certificate (PEM)
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"` // CAs that sign client certificates
+}
+
+// MetricsConfig is the Prometheus and health listener.
+type MetricsConfig struct {
+	Listen string `yaml:"listen"` // e.g. 127.0.0.1:9812; empty: off
 }
 
 // ClientConfig is one NAS (VPN appliance) allowed to send requests.
@@ -51,6 +69,13 @@ type ClientConfig struct {
 	PasswordChange bool `yaml:"password_change"`
 	// Prompts override the global prompts for this NAS.
 	Prompts PromptsConfig `yaml:"prompts"`
+	// Failmode decides what happens when the store cannot be reached: closed (default:
+	// reject) or open (a correct password is let in without MFA, logged at warn and audited).
+	// FailmodeGroups limits open to members of these groups.
+	Failmode       string   `yaml:"failmode"`
+	FailmodeGroups []string `yaml:"failmode_groups"`
+	// RateLimit caps requests per second from this NAS (0: no cap); excess is rejected at once.
+	RateLimit int `yaml:"rate_limit"`
 
 	// Prefix is Address parsed (a bare IP as /32 or /128), so the listener need not parse again.
 	Prefix netip.Prefix `yaml:"-"`
@@ -215,6 +240,10 @@ type LockoutConfig struct {
 	FactorThreshold   int      `yaml:"factor_threshold"`   // default 5
 	Duration          Duration `yaml:"duration"`           // default 5m
 	MaxDuration       Duration `yaml:"max_duration"`       // default 24h
+	// SourceThreshold caps failed sign-ins from one Calling-Station-Id (the user's address)
+	// per SourceWindow across all usernames: password spraying. 0 disables.
+	SourceThreshold int      `yaml:"source_threshold"` // default 30
+	SourceWindow    Duration `yaml:"source_window"`    // default 10m
 }
 
 // TOTPConfig shapes TOTP codes (RFC 6238).

@@ -55,28 +55,30 @@ const (
 
 // Defaults of the policy, modes and SMS sections.
 const (
-	DefaultPrimary       = "ldap"
-	DefaultPolicyAction  = ActionRequireMFA
-	DefaultMode          = ModeChallenge
-	DefaultUpstreamTO    = 5 * time.Second
-	DefaultUpstreamTries = 1
-	DefaultSMSProvider   = "none"
-	DefaultSMSTimeout    = 10 * time.Second
-	DefaultSMSCodeLength = 6
-	DefaultSMSAlphabet   = "0123456789"
-	DefaultSMSLifetime   = 5 * time.Minute
-	DefaultSMSMaxTries   = 3
-	DefaultSMSPerUser    = 3
-	DefaultSMSPerNAS     = 1000
-	DefaultSMSWindow     = 10 * time.Minute
-	DefaultSMSKeyword    = "sms"
-	DefaultSMSMessage    = "Your {{.Issuer}} sign-in code is {{.Code}}. It expires in {{.Minutes}} minutes."
-	DefaultTwilioBaseURL = "https://api.twilio.com"
-	DefaultPromptTOTP    = "Enter the {{.Digits}}-digit code from your authenticator app: "
-	DefaultPromptSMS     = "Enter the code sent to {{.Phone}}: "
-	DefaultPromptChoose  = "Enter your app code, or type {{.Keyword}} to receive a text message: "
-	DefaultPromptNewPW   = "Your password has expired. Enter a new password: "
-	DefaultPromptConfirm = "Enter the new password again: "
+	DefaultPrimary         = "ldap"
+	DefaultSourceThreshold = 30
+	DefaultSourceWindow    = 10 * time.Minute
+	DefaultPolicyAction    = ActionRequireMFA
+	DefaultMode            = ModeChallenge
+	DefaultUpstreamTO      = 5 * time.Second
+	DefaultUpstreamTries   = 1
+	DefaultSMSProvider     = "none"
+	DefaultSMSTimeout      = 10 * time.Second
+	DefaultSMSCodeLength   = 6
+	DefaultSMSAlphabet     = "0123456789"
+	DefaultSMSLifetime     = 5 * time.Minute
+	DefaultSMSMaxTries     = 3
+	DefaultSMSPerUser      = 3
+	DefaultSMSPerNAS       = 1000
+	DefaultSMSWindow       = 10 * time.Minute
+	DefaultSMSKeyword      = "sms"
+	DefaultSMSMessage      = "Your {{.Issuer}} sign-in code is {{.Code}}. It expires in {{.Minutes}} minutes."
+	DefaultTwilioBaseURL   = "https://api.twilio.com"
+	DefaultPromptTOTP      = "Enter the {{.Digits}}-digit code from your authenticator app: "
+	DefaultPromptSMS       = "Enter the code sent to {{.Phone}}: "
+	DefaultPromptChoose    = "Enter your app code, or type {{.Keyword}} to receive a text message: "
+	DefaultPromptNewPW     = "Your password has expired. Enter a new password: "
+	DefaultPromptConfirm   = "Enter the new password again: "
 )
 
 // Policy actions.

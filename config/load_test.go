@@ -113,7 +113,8 @@ func TestDefaults(t *testing.T) {
 		{"mfa.unenrolled", cfg.MFA.Unenrolled, "reject"},
 		{"mfa.lockout", cfg.MFA.Lockout, LockoutConfig{
 			PasswordThreshold: 10, FactorThreshold: 5,
-			Duration: Duration(5 * time.Minute), MaxDuration: Duration(24 * time.Hour)}},
+			Duration: Duration(5 * time.Minute), MaxDuration: Duration(24 * time.Hour),
+			SourceThreshold: 30, SourceWindow: Duration(10 * time.Minute)}},
 		{"totp", cfg.TOTP, TOTPConfig{Issuer: "radmfa", Digits: 6, Period: 30, Skew: 1, Algorithm: "SHA1"}},
 		{"log", cfg.Log, LogConfig{Level: "info", Format: "json"}},
 		{"warnings", cfg.Warnings, []string(nil)},

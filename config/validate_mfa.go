@@ -40,6 +40,8 @@ func (v *validator) mfa(m *MFAConfig) {
 	v.intAtLeast(&l.FactorThreshold, "mfa.lockout.factor_threshold", DefaultFactorThreshold, 0)
 	v.durationBetween(&l.Duration, "mfa.lockout.duration", DefaultLockout, 0, 0)
 	v.durationBetween(&l.MaxDuration, "mfa.lockout.max_duration", DefaultMaxLockout, 0, 0)
+	v.intAtLeast(&l.SourceThreshold, "mfa.lockout.source_threshold", DefaultSourceThreshold, 0)
+	v.durationBetween(&l.SourceWindow, "mfa.lockout.source_window", DefaultSourceWindow, time.Minute, 24*time.Hour)
 	if l.Duration > 0 && l.MaxDuration > 0 && l.MaxDuration < l.Duration {
 		v.errorf("mfa.lockout.max_duration", msgMaxBelowMin, l.Duration, l.MaxDuration)
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"text/template"
 	"time"
@@ -145,6 +146,44 @@ func (v *validator) clientModes(c *Config) {
 			v.errorf(p+".append_separator", "must not contain digits")
 		}
 		v.prompts(&cl.Prompts, p+".prompts", false)
+		v.oneOf(&cl.Failmode, p+".failmode", "closed", "closed", "open")
+		if cl.Failmode == "open" {
+			v.warnf(p+".failmode", "is open: when the store is unreachable a correct password alone is let in")
+		} else if len(cl.FailmodeGroups) > 0 {
+			v.errorf(p+".failmode_groups", "needs failmode: open")
+		}
+		if cl.RateLimit < 0 {
+			v.errorf(p+".rate_limit", msgIntAtLeast, 0, cl.RateLimit)
+		}
+	}
+	r := &c.Radius
+	if r.AccountingListen != "" {
+		if msg := checkHostPort(r.AccountingListen); msg != "" {
+			v.errorf("radius.accounting_listen", "%s", msg)
+		}
+	}
+	if rs := &r.RadSec; rs.Listen != "" {
+		if msg := checkHostPort(rs.Listen); msg != "" {
+			v.errorf("radius.radsec.listen", "%s", msg)
+		}
+		for _, f := range []struct {
+			path string
+			val  *string
+		}{{"radius.radsec.cert_file", &rs.CertFile}, {"radius.radsec.key_file", &rs.KeyFile}, {"radius.radsec.ca_file", &rs.CAFile}} {
+			if *f.val == "" {
+				v.required(f.path)
+				continue
+			}
+			*f.val = v.resolve(*f.val)
+			if _, err := os.Stat(*f.val); err != nil {
+				v.errorf(f.path, msgReadFile, err)
+			}
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if msg := checkHostPort(c.Metrics.Listen); msg != "" {
+			v.errorf("metrics.listen", "%s", msg)
+		}
 	}
 }
 
