@@ -21,6 +21,9 @@ func (e *Engine) record(ctx context.Context, r request, d decision) {
 	if d.result == ResultReject {
 		lvl = zerolog.WarnLevel
 	}
+	if d.reason == ReasonFailOpen {
+		lvl = zerolog.WarnLevel
+	}
 	if d.reason == ReasonInternalError || d.reason == ReasonStoreDown || d.reason == ReasonDirectoryDown {
 		lvl = zerolog.ErrorLevel
 	}

@@ -38,6 +38,8 @@ const (
 	ReasonAccountLocked      = "directory_account_locked"
 	ReasonAccounting         = "accounting"
 	ReasonPolicyDeny         = "policy_deny"
+	ReasonRateLimited        = "rate_limited"
+	ReasonFailOpen           = "failmode_open"
 	ReasonCodeMissing        = "code_missing"
 	ReasonSMSSent            = "sms_sent"
 	ReasonSMSFailed          = "sms_failed"

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/rs/zerolog"
 	"layeh.com/radius"
@@ -42,6 +45,11 @@ type NAS struct {
 	AppendSeparator string
 	PasswordChange  bool
 	Prompts         Prompts // empty fields fall back to the engine's prompts
+	// FailOpen lets a correct password in without MFA when the store cannot be reached
+	// (failmode: open), for members of FailOpenGroups when that is set.
+	FailOpen       bool
+	FailOpenGroups []string
+	RateLimit      int // requests per second; 0: no cap
 }
 
 // NAS modes.
@@ -91,6 +99,10 @@ type Engine struct {
 	audit   *auditWriter
 	prompts compiledPrompts
 	nas     map[string]nasFlow
+	// bindTime is a running average of how long a wrong password takes to refuse, in
+	// nanoseconds; fast refusals (unknown user, locked account) are padded to it so their
+	// timing does not tell an attacker which usernames exist.
+	bindTime atomic.Int64
 }
 
 var _ rad.Handler = (*Engine)(nil)
@@ -140,7 +152,11 @@ func New(opts Options) (*Engine, error) {
 		if n.Mode == "" {
 			n.Mode = ModeChallenge
 		}
-		e.nas[name] = nasFlow{NAS: n, prompts: p}
+		nf := nasFlow{NAS: n, prompts: p}
+		if n.RateLimit > 0 {
+			nf.limiter = rate.NewLimiter(rate.Limit(n.RateLimit), n.RateLimit)
+		}
+		e.nas[name] = nf
 	}
 	e.audit = newAuditWriter(opts.Store, opts.Logger)
 	return e, nil
@@ -150,6 +166,7 @@ func New(opts Options) (*Engine, error) {
 type nasFlow struct {
 	NAS
 	prompts compiledPrompts
+	limiter *rate.Limiter // nil: no cap
 }
 
 func (e *Engine) nasFor(name string) nasFlow {
@@ -181,6 +198,11 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 		return e.accounting(ctx, r)
 	}
 	req, d, ok := e.parse(r)
+	if ok {
+		if l := e.nasFor(r.Client.Name).limiter; l != nil && !l.Allow() {
+			d, ok = reject(ReasonRateLimited, msgUnavailable), false
+		}
+	}
 	if ok {
 		if req.hasState {
 			d = e.secondLeg(ctx, req)

@@ -28,10 +28,53 @@ const (
 // firstLeg checks the password (or, in otp_only mode, the user's existence) and decides
 // whether and how a second factor is asked for.
 func (e *Engine) firstLeg(ctx context.Context, r request) decision {
+	start := time.Now()
+	d := e.firstLegInner(ctx, r)
+	switch d.reason {
+	case ReasonUnknownUser, ReasonLockedOut:
+		e.padTiming(ctx, start)
+	}
+	return d
+}
+
+// padTiming makes a refusal that did not bind take about as long as one that did.
+func (e *Engine) padTiming(ctx context.Context, start time.Time) {
+	wait := time.Duration(e.bindTime.Load()) - time.Since(start)
+	if wait <= 0 {
+		return
+	}
+	if wait > 2*time.Second {
+		wait = 2 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// learnBindTime folds one refused bind's duration into the running average.
+func (e *Engine) learnBindTime(took time.Duration) {
+	for {
+		old := e.bindTime.Load()
+		next := old + (int64(took)-old)/8
+		if old == 0 {
+			next = int64(took)
+		}
+		if e.bindTime.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+func (e *Engine) firstLegInner(ctx context.Context, r request) decision {
 	nas := e.nasFor(r.Client.Name)
 	// A locked account never reaches the directory: no AD lockout amplification.
 	if d, locked := e.lockedOut(ctx, r.user, 1); locked {
-		return d
+		if d.reason != ReasonStoreDown || !nas.FailOpen {
+			return d
+		}
 	}
 	pw := string(r.password)
 	switch nas.Mode {
@@ -40,7 +83,11 @@ func (e *Engine) firstLeg(ctx context.Context, r request) decision {
 	case ModeAppend:
 		return e.appendMode(ctx, r, nas)
 	}
+	bindStart := time.Now()
 	id, err := e.opts.Primary.Authenticate(ctx, r.user, pw)
+	if errors.Is(err, ldapauth.ErrInvalidCredentials) {
+		e.learnBindTime(time.Since(bindStart))
+	}
 	if err != nil && nas.Mode == ModeAuto && errors.Is(err, ldapauth.ErrInvalidCredentials) {
 		// auto: the whole field failed as a password; if it ends in a code, try the rest.
 		if pass, code, ok := splitAppended(pw, e.opts.TOTP.Digits, nas.AppendSeparator); ok {
@@ -191,14 +238,14 @@ func (e *Engine) effectiveState(u store.User) store.State {
 // the user's MFA state, then a challenge — or, when the code came with the request (append,
 // auto, otp_only), the code check itself.
 func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id ldapauth.Identity, code string, hasCode bool) decision {
-	if err := e.opts.Store.ResetFailures(ctx, r.user, store.KindPassword); err != nil {
-		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: 1}
-	}
 	ruleIdx, action := e.opts.Policy.decide(e.subject(r, id))
 	g := grant{generation: e.opts.Generation, rule: ruleIdx, authz: authzFor(e.opts.Authorization, r.Client.Name, id.Groups)}
 	base := decision{leg: 1, factor: "password", rule: e.ruleName(ruleIdx), groups: id.Groups}
 	if hasCode {
 		base.leg = 2
+	}
+	if err := e.opts.Store.ResetFailures(ctx, r.user, store.KindPassword); err != nil {
+		return e.storeDown(nas, action, id, g, base, err)
 	}
 	switch action {
 	case ActionDeny:
@@ -209,7 +256,7 @@ func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id l
 
 	u, err := e.opts.Store.GetUser(ctx, r.user)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
+		return e.storeDown(nas, action, id, g, base, err)
 	}
 	state := e.effectiveState(u)
 	if state == store.StateDisabled {
@@ -239,6 +286,20 @@ func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id l
 	}
 	g.phone = phone
 	return e.challenge(ctx, r, nas, u, g, base)
+}
+
+// storeDown decides a sign-in whose password is right but whose MFA record cannot be read:
+// reject, unless this NAS (and the user's groups) are configured to fail open.
+func (e *Engine) storeDown(nas nasFlow, action Action, id ldapauth.Identity, g grant, base decision, err error) decision {
+	if action == ActionDeny {
+		return withErr(base, ResultReject, ReasonPolicyDeny, msgFailed, nil)
+	}
+	if !nas.FailOpen || (len(nas.FailOpenGroups) > 0 && !anyGroup(nas.FailOpenGroups, id.Groups)) {
+		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
+	}
+	base.err = err
+	base.detail = "store unreachable; failmode open for this NAS"
+	return e.accept(base, ReasonFailOpen, g)
 }
 
 func (e *Engine) ruleName(i int) string {

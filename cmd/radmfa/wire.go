@@ -182,7 +182,8 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 	}
 	nas := map[string]engine.NAS{}
 	for _, c := range cfg.Radius.Clients {
-		nas[c.Name] = engine.NAS{Mode: c.Mode, AppendSeparator: c.AppendSeparator, PasswordChange: c.PasswordChange, Prompts: prompts(c.Prompts)}
+		nas[c.Name] = engine.NAS{Mode: c.Mode, AppendSeparator: c.AppendSeparator, PasswordChange: c.PasswordChange,
+			Prompts: prompts(c.Prompts), FailOpen: c.Failmode == "open", FailOpenGroups: c.FailmodeGroups, RateLimit: c.RateLimit}
 	}
 	un := cfg.LDAP.Username
 	lock := cfg.MFA.Lockout
