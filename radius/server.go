@@ -218,6 +218,11 @@ func (s *Server) Process(ctx context.Context, b []byte, src netip.AddrPort) []by
 		s.drop(zerolog.Dict().Str("remote", src.String()), "unknown client")
 		return nil
 	}
+	return s.process(ctx, b, src, client)
+}
+
+// process handles a packet from a known client.
+func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, client *Client) []byte {
 	fields := func() *zerolog.Event {
 		return zerolog.Dict().Str("remote", src.String()).Str("nas", client.Name).
 			Int("code", int(b[0])).Uint8("id", b[1])

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -62,8 +64,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info().Str("listen", conn.LocalAddr().String()).Int("clients", len(cfg.Radius.Clients)).
 		Str("version", version).Msg("radmfa serving")
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(conn) }()
+	closeExtra, err := extraListeners(cfg, srv, errc, log)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		svc.close(ctx)
+		return err
+	}
+	defer closeExtra()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -124,4 +133,43 @@ func reload(ctx context.Context, path string, old *config.Config, srv *radius.Se
 	}()
 	rlog.Info().Int("clients", len(cfg.Radius.Clients)).Msg("configuration reloaded")
 	return cfg
+}
+
+// extraListeners starts the accounting (UDP) and RadSec (TLS) listeners when configured. The
+// returned function closes them.
+func extraListeners(cfg *config.Config, srv *radius.Server, errc chan<- error, log zerolog.Logger) (func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if a := cfg.Radius.AccountingListen; a != "" {
+		conn, err := net.ListenPacket("udp", a)
+		if err != nil {
+			return closeAll, fmt.Errorf("listen accounting %s: %w", a, err)
+		}
+		log.Info().Str("listen", conn.LocalAddr().String()).Msg("accounting listener")
+		go func() { errc <- srv.Serve(conn) }()
+	}
+	if rs := cfg.Radius.RadSec; rs.Listen != "" {
+		tc, err := radius.TLSConfig(rs.CertFile, rs.KeyFile, rs.CAFile)
+		if err != nil {
+			closeAll()
+			return func() {}, err
+		}
+		l, err := tls.Listen("tcp", rs.Listen, tc)
+		if err != nil {
+			closeAll()
+			return func() {}, fmt.Errorf("listen radsec %s: %w", rs.Listen, err)
+		}
+		closers = append(closers, func() { l.Close() })
+		log.Info().Str("listen", l.Addr().String()).Msg("radsec listener (RFC 6614)")
+		go func() {
+			if err := srv.ServeTLS(l); err != nil && !errors.Is(err, radius.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	return closeAll, nil
 }
