@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Open opens the backend named by driver: "sqlite" (dsn is a file path). "postgres" is
-// reserved for the PostgreSQL backend, not built yet.
+// Open opens the backend named by driver: "sqlite" (dsn is a file path) or "postgres" (dsn
+// is a libpq URL or key=value string).
 func Open(ctx context.Context, driver, dsn string, keys *Keyring) (Store, error) {
 	switch driver {
 	case "sqlite", "sqlite3":
@@ -16,9 +16,13 @@ func Open(ctx context.Context, driver, dsn string, keys *Keyring) (Store, error)
 		}
 		return s, nil
 	case "postgres", "postgresql":
-		return nil, fmt.Errorf("store: driver %q: the PostgreSQL backend is not built yet; use \"sqlite\"", driver)
+		s, err := OpenPostgres(ctx, dsn, keys)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
-		return nil, fmt.Errorf("store: unknown driver %q (want \"sqlite\")", driver)
+		return nil, fmt.Errorf("store: unknown driver %q (want \"sqlite\" or \"postgres\")", driver)
 	}
 }
 
