@@ -7,7 +7,7 @@ BIN   := bin/radmfa
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Debian packages the test suite drives for real.
-TEST_DEPS := slapd ldap-utils freeradius-utils
+TEST_DEPS := slapd ldap-utils freeradius-utils freeradius postgresql libpam-radius-auth pamtester samba winbind samba-ad-provision samba-dsdb-modules samba-vfs-modules smbclient
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 .PHONY: all build run test unit lint deps-run deps-test bench clean demo-slapd

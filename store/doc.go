@@ -4,8 +4,8 @@
 //
 // Every rule that must hold across nodes (a code is used once, a lockout holds everywhere) is
 // enforced by a single atomic statement or transaction in the database, never in a node's memory.
-// SQLite (pure Go, embedded) is the default backend; the interface is shaped so a PostgreSQL
-// backend can implement it without the engine noticing.
+// SQLite (pure Go, embedded) is the default backend; PostgreSQL (pgx) serves several nodes as
+// one, with the same behaviour suite run against both.
 //
 // Secrets (TOTP secrets, phone overrides) are sealed with AES-256-GCM by a Keyring before they
 // are written, bound to their column and username, so a database file alone reveals none of

@@ -74,8 +74,12 @@ func TestSQLitePersists(t *testing.T) {
 		t.Fatalf("after reopen: %+v", u)
 	}
 	var version int
-	if err := rawDB(t, path).QueryRow(`SELECT MAX(version) FROM schema_version`).Scan(&version); err != nil || version != 1 {
-		t.Fatalf("schema version %d, %v; want 1", version, err)
+	ms, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rawDB(t, path).QueryRow(`SELECT MAX(version) FROM schema_version`).Scan(&version); err != nil || version != len(ms) {
+		t.Fatalf("schema version %d, %v; want %d", version, err, len(ms))
 	}
 	var mode string
 	if err := rawDB(t, path).QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -317,7 +321,7 @@ func TestOpen(t *testing.T) {
 		wantErr           string
 	}{
 		{"sqlite", "sqlite", filepath.Join(t.TempDir(), "a.db"), ""},
-		{"postgres not built", "postgres", "postgres://localhost/radmfa", "not built yet"},
+		{"postgres unreachable", "postgres", "postgres://radmfa@127.0.0.1:1/radmfa?sslmode=disable&connect_timeout=2", "open postgres"},
 		{"unknown driver", "mysql", "x", "unknown driver"},
 		{"sqlite bad path", "sqlite", "file:x.db?mode=memory", "plain file path"},
 		{"sqlite missing directory", "sqlite", filepath.Join(t.TempDir(), "no", "such", "a.db"), "no such file"},

@@ -44,8 +44,14 @@ const usage = `usage:
   radmfa user show USER --config FILE
   radmfa user delete USER --config FILE
   radmfa user state USER enabled|enforced|disabled|default --config FILE
+  radmfa user method USER totp|sms|none --config FILE
+  radmfa user phone USER NUMBER|none --config FILE
+  radmfa user resync USER CODE1 CODE2 --config FILE
   radmfa user list --config FILE
   radmfa user unlock USER --config FILE
+  radmfa store migrate --config FILE
+  radmfa store copy --from sqlite:PATH|postgres:DSN --to … --key-file F [--to-key-file F]
+  radmfa store rotate-key --new-key-file F --config FILE
   radmfa version`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdConfigCheck(args[2:], stdout)
 	case "user":
 		return cmdUser(ctx, args[1:], stdout)
+	case "store":
+		return cmdStore(ctx, args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "radmfa", version)
 		return nil
