@@ -39,6 +39,7 @@ const (
 	ReasonAccounting         = "accounting"
 	ReasonPolicyDeny         = "policy_deny"
 	ReasonRateLimited        = "rate_limited"
+	ReasonSourceLimited      = "source_limited"
 	ReasonFailOpen           = "failmode_open"
 	ReasonCodeMissing        = "code_missing"
 	ReasonSMSSent            = "sms_sent"

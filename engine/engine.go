@@ -78,6 +78,10 @@ type Options struct {
 	EnrollURL       string
 	PasswordLockout store.LockoutPolicy
 	FactorLockout   store.LockoutPolicy
+	// SourceThreshold failed sign-ins from one Calling-Station-Id per SourceWindow, across
+	// all usernames, refuse that address without asking the directory (password spraying).
+	SourceThreshold int
+	SourceWindow    time.Duration
 	Policy          Policy
 	Authorization   []AuthzRule
 	NAS             map[string]NAS // by client name; missing: defaults
@@ -211,6 +215,9 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 		}
 	}
 	d.start = start
+	if ok {
+		e.countSource(ctx, req, d)
+	}
 	e.record(ctx, req, d)
 	return e.packet(r.Packet, d)
 }

@@ -31,10 +31,37 @@ func (e *Engine) firstLeg(ctx context.Context, r request) decision {
 	start := time.Now()
 	d := e.firstLegInner(ctx, r)
 	switch d.reason {
-	case ReasonUnknownUser, ReasonLockedOut:
+	case ReasonUnknownUser, ReasonLockedOut, ReasonSourceLimited:
 		e.padTiming(ctx, start)
 	}
 	return d
+}
+
+// sourceKey names the failure counter of the request's Calling-Station-Id in the current
+// window, or "" when the limit is off or the NAS sent none.
+func (e *Engine) sourceKey(r request) string {
+	if e.opts.SourceThreshold <= 0 || e.opts.SourceWindow <= 0 || r.callingID == "" {
+		return ""
+	}
+	w := e.now().Truncate(e.opts.SourceWindow)
+	return "src-fail:" + r.callingID + ":" + strconv.FormatInt(w.Unix(), 10)
+}
+
+// countSource adds a user failure to the request's source counter.
+func (e *Engine) countSource(ctx context.Context, r request, d decision) {
+	switch d.reason {
+	case ReasonBadPassword, ReasonUnknownUser, ReasonWrongCode, ReasonReplayedCode, ReasonSMSCodeVoid:
+	default:
+		return
+	}
+	key := e.sourceKey(r)
+	if key == "" {
+		return
+	}
+	exp := e.now().Truncate(e.opts.SourceWindow).Add(e.opts.SourceWindow)
+	if _, err := e.opts.Store.Incr(ctx, key, e.now(), exp); err != nil {
+		e.log.Warn().Err(err).Msg("engine: count source failure")
+	}
 }
 
 // padTiming makes a refusal that did not bind take about as long as one that did.
@@ -70,6 +97,13 @@ func (e *Engine) learnBindTime(took time.Duration) {
 
 func (e *Engine) firstLegInner(ctx context.Context, r request) decision {
 	nas := e.nasFor(r.Client.Name)
+	if key := e.sourceKey(r); key != "" {
+		n, err := e.opts.Store.Count(ctx, key, e.now())
+		if err == nil && n >= int64(e.opts.SourceThreshold) {
+			return decision{result: ResultReject, reason: ReasonSourceLimited, message: msgFailed, leg: 1,
+				detail: "too many failures from calling station " + r.callingID}
+		}
+	}
 	// A locked account never reaches the directory: no AD lockout amplification.
 	if d, locked := e.lockedOut(ctx, r.user, 1); locked {
 		if d.reason != ReasonStoreDown || !nas.FailOpen {

@@ -51,3 +51,15 @@ func (p *Postgres) PruneEphemeral(ctx context.Context, now time.Time) (int64, er
 	}
 	return tag.RowsAffected(), nil
 }
+
+// Count reads a live counter.
+func (p *Postgres) Count(ctx context.Context, key string, now time.Time) (int64, error) {
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	var n int64
+	err := p.pool.QueryRow(ctx, `SELECT COALESCE(MAX(count), 0) FROM ephemeral WHERE key = $1 AND expires_at > $2`, key, toNanos(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count: %w", unavailable(err))
+	}
+	return n, nil
+}

@@ -47,3 +47,13 @@ func (s *SQLite) PruneEphemeral(ctx context.Context, now time.Time) (int64, erro
 	}
 	return res.RowsAffected()
 }
+
+// Count reads a live counter.
+func (s *SQLite) Count(ctx context.Context, key string, now time.Time) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(count), 0) FROM ephemeral WHERE key = ? AND expires_at > ?`, key, toNanos(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count: %w", unavailable(err))
+	}
+	return n, nil
+}

@@ -55,6 +55,15 @@ func testEphemeral(t *testing.T, e Ephemeral) {
 				t.Fatalf("incr %d: got %d, %v", i, n, err)
 			}
 		}
+		if n, err := e.Count(ctx, "ctr", now.Add(30*time.Second)); err != nil || n != 3 {
+			t.Fatalf("count: got %d, %v; want 3", n, err)
+		}
+		if n, err := e.Count(ctx, "ctr", now.Add(2*time.Minute)); err != nil || n != 0 {
+			t.Fatalf("count after window: got %d, %v; want 0", n, err)
+		}
+		if n, err := e.Count(ctx, "absent", now); err != nil || n != 0 {
+			t.Fatalf("count absent: got %d, %v; want 0", n, err)
+		}
 		n, err := e.Incr(ctx, "ctr", now.Add(2*time.Minute), now.Add(3*time.Minute))
 		if err != nil || n != 1 {
 			t.Fatalf("after window: got %d, %v; want 1", n, err)

@@ -93,6 +93,8 @@ type Ephemeral interface {
 	// Incr adds one to key's counter (starting from zero when absent or expired, with the new
 	// expiry) and returns the new count.
 	Incr(ctx context.Context, key string, now, expires time.Time) (int64, error)
+	// Count returns key's live counter (0 when absent or expired) without changing it.
+	Count(ctx context.Context, key string, now time.Time) (int64, error)
 	// PruneEphemeral deletes expired keys; returns how many.
 	PruneEphemeral(ctx context.Context, now time.Time) (int64, error)
 }

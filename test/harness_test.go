@@ -302,7 +302,9 @@ func (n *node) sendRaw(r request) ([]byte, *radius.Packet) {
 	}
 	_ = rfc2865.UserPassword_SetString(p, r.password)
 	_ = rfc2865.NASIdentifier_SetString(p, "e2e-vpn")
-	_ = rfc2865.CallingStationID_SetString(p, "203.0.113.7")
+	// One calling station per user, so per-source failure limits do not couple unrelated tests.
+	sum := md5.Sum([]byte(r.user))
+	_ = rfc2865.CallingStationID_SetString(p, fmt.Sprintf("198.18.%d.%d", sum[0], sum[1]))
 	if r.state != nil {
 		_ = rfc2865.State_Set(p, r.state)
 	}

@@ -197,6 +197,8 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 		EnrollURL:       cfg.MFA.EnrollURL,
 		PasswordLockout: store.LockoutPolicy{Threshold: lock.PasswordThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
 		FactorLockout:   store.LockoutPolicy{Threshold: lock.FactorThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
+		SourceThreshold: lock.SourceThreshold,
+		SourceWindow:    lock.SourceWindow.D(),
 		Policy:          policy,
 		Authorization:   authz,
 		NAS:             nas,
