@@ -18,7 +18,6 @@ type grant struct {
 	nonce      []byte // identifies the SMS code for single use and tries
 	secret     []byte // old password during a password change
 	confirm    []byte // hash of the new password awaiting confirmation
-	groups     []string
 }
 
 var errGrant = errors.New("engine: malformed grant in State")

@@ -58,11 +58,6 @@ func (p Policy) decide(s subject) (int, Action) {
 	return -1, p.Default
 }
 
-// needsGroups reports whether any rule looks at groups (so a lookup is worth its cost).
-func (p Policy) needsGroups() bool {
-	return slices.ContainsFunc(p.Rules, func(r Rule) bool { return len(r.Groups) > 0 })
-}
-
 func (r Rule) matches(s subject) bool {
 	if len(r.NAS) > 0 && !slices.Contains(r.NAS, s.nas) {
 		return false

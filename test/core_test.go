@@ -29,6 +29,7 @@ func wantCode(t testing.TB, p *radius.Packet, want radius.Code) {
 	t.Helper()
 	if p == nil {
 		t.Fatalf("no reply, want %s", want)
+		return
 	}
 	if p.Code != want {
 		t.Fatalf("reply %s (%q), want %s", p.Code, rfc2865.ReplyMessage_GetString(p), want)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -114,15 +113,15 @@ type node struct {
 
 // nodeConfig is what a test varies in the generated config.
 type nodeConfig struct {
-	LDAPURLs      []string
-	LDAPTimeout   string
-	ExtraClients  string // YAML list items appended under radius.clients
-	RequireMA     bool
-	ChallengeTTL  string
-	StateKeyHex   string
-	Extra         string // YAML appended at the top level
-	MFAExtra      string // YAML appended under mfa:
-	ClientExtra   string // YAML appended to the main client
+	LDAPURLs     []string
+	LDAPTimeout  string
+	ExtraClients string // YAML list items appended under radius.clients
+	RequireMA    bool
+	ChallengeTTL string
+	StateKeyHex  string
+	Extra        string // YAML appended at the top level
+	MFAExtra     string // YAML appended under mfa:
+	ClientExtra  string // YAML appended to the main client
 }
 
 const testSecret = "e2e-shared-secret"
@@ -423,8 +422,6 @@ func attrValue(out, name string) string {
 	}
 	return ""
 }
-
-func hexState(b []byte) string { return "0x" + hex.EncodeToString(b) }
 
 // directory is a real slapd for the test.
 type directory struct{ *ldaptest.Server }

@@ -302,8 +302,3 @@ func smsOptions(cfg *config.Config) (*engine.SMS, error) {
 		Message: msg, Issuer: cfg.TOTP.Issuer, Keyword: c.Keyword,
 	}, nil
 }
-
-func stderrIsTerminal() bool {
-	fi, err := os.Stderr.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
