@@ -47,6 +47,10 @@ func (v *validator) validate(c *Config) {
 	v.mfa(&c.MFA)
 	v.totp(&c.TOTP)
 	v.prompts(&c.MFA.Prompts, "mfa.prompts", true)
+	if c.Store.Driver == DriverPostgres && c.MFA.StateKey == "" {
+		// Several nodes on one database finish each other's challenges only with one key.
+		v.warnf("mfa.state_key_file", "is a node-local file with store.driver postgres: give every node the same key (copy %s, or set mfa.state_key)", c.MFA.StateKeyFile)
+	}
 	v.log(&c.Log)
 }
 

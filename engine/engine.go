@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -91,8 +92,12 @@ type Options struct {
 	// their authorization from the directory.
 	Generation uint32
 	Observer   Observer // nil: nothing observed
-	Logger     zerolog.Logger
-	Now        func() time.Time
+	// SharedStore is set when several nodes share the store: a retransmit that reaches
+	// another node (whose reply cache never saw it) is then recognised through a store
+	// marker and does not count a second failure.
+	SharedStore bool
+	Logger      zerolog.Logger
+	Now         func() time.Time
 }
 
 // Engine answers Access-Requests. It is safe for concurrent use.
@@ -103,10 +108,10 @@ type Engine struct {
 	audit   *auditWriter
 	prompts compiledPrompts
 	nas     map[string]nasFlow
-	// bindTime is a running average of how long a wrong password takes to refuse, in
-	// nanoseconds; fast refusals (unknown user, locked account) are padded to it so their
-	// timing does not tell an attacker which usernames exist.
-	bindTime atomic.Int64
+	// refuseTime is, per NAS mode, a running average of how long a first leg with a wrong
+	// password takes, in nanoseconds; refusals that never reach a bind (unknown user, locked
+	// account) are padded to it so timing does not tell an attacker which usernames exist.
+	refuseTime map[string]*atomic.Int64
 }
 
 var _ rad.Handler = (*Engine)(nil)
@@ -134,6 +139,25 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.SMS != nil {
 		sms := *opts.SMS
+		// Zero fields mean the defaults; fill them so expiries computed here are right.
+		if sms.Code.Length == 0 {
+			sms.Code.Length = factors.DefaultSMSLength
+		}
+		if sms.Code.Alphabet == "" {
+			sms.Code.Alphabet = factors.DefaultSMSAlphabet
+		}
+		if sms.Code.Lifetime == 0 {
+			sms.Code.Lifetime = factors.DefaultSMSLifetime
+		}
+		if sms.Code.MaxTries == 0 {
+			sms.Code.MaxTries = factors.DefaultSMSMaxTries
+		}
+		if sms.Window == 0 {
+			sms.Window = 10 * time.Minute
+		}
+		if sms.Keyword == "" {
+			sms.Keyword = "sms"
+		}
 		sms.Sender = timedSender{sms.Sender, opts.Observer}
 		opts.SMS = &sms
 	}
@@ -147,6 +171,9 @@ func New(opts Options) (*Engine, error) {
 		now:     opts.Now,
 		prompts: prompts,
 		nas:     map[string]nasFlow{},
+		refuseTime: map[string]*atomic.Int64{
+			ModeChallenge: {}, ModeAppend: {}, ModeAuto: {}, ModeOTPOnly: {},
+		},
 	}
 	for name, n := range opts.NAS {
 		p, err := compilePrompts(n.Prompts, opts.Prompts)
@@ -186,13 +213,16 @@ func (e *Engine) Close(ctx context.Context) error { return e.audit.close(ctx) }
 // request is what the flow needs from a packet, parsed once.
 type request struct {
 	*rad.Request
-	user      string // normalised: the name used everywhere after parsing
-	typed     string // as the NAS sent it
-	password  []byte
-	state     []byte
-	hasState  bool
-	callingID string
-	nasID     string
+	user     string // normalised: the name used everywhere after parsing
+	typed    string // as the NAS sent it
+	password []byte
+	state    []byte
+	hasState bool
+	// retransmit: another node already handled this exact request (SharedStore); it is
+	// answered again but its failures are not counted again.
+	retransmit bool
+	callingID  string
+	nasID      string
 }
 
 // ServeRADIUS implements radius.Handler.
@@ -207,6 +237,11 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 			d, ok = reject(ReasonRateLimited, msgUnavailable), false
 		}
 	}
+	if ok && e.opts.SharedStore {
+		key := "req:" + r.Client.Name + ":" + hex.EncodeToString(r.Packet.Authenticator[:]) + ":" + req.typed
+		first, err := e.opts.Store.Once(ctx, key, e.now(), e.now().Add(time.Minute))
+		req.retransmit = err == nil && !first
+	}
 	if ok {
 		if req.hasState {
 			d = e.secondLeg(ctx, req)
@@ -215,7 +250,7 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 		}
 	}
 	d.start = start
-	if ok {
+	if ok && !req.retransmit {
 		e.countSource(ctx, req, d)
 	}
 	e.record(ctx, req, d)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/radmfa/radmfa/challenge"
@@ -31,6 +32,8 @@ func (e *Engine) firstLeg(ctx context.Context, r request) decision {
 	start := time.Now()
 	d := e.firstLegInner(ctx, r)
 	switch d.reason {
+	case ReasonBadPassword:
+		learn(e.refuseTime[e.nasFor(r.Client.Name).Mode], time.Since(start))
 	case ReasonUnknownUser, ReasonLockedOut, ReasonSourceLimited:
 		e.padTiming(ctx, start)
 	}
@@ -64,9 +67,15 @@ func (e *Engine) countSource(ctx context.Context, r request, d decision) {
 	}
 }
 
-// padTiming makes a refusal that did not bind take about as long as one that did.
+// padTiming makes a refusal that did not bind take about as long as the slowest kind of
+// wrong-password refusal (auto mode may bind twice; otp_only never binds), so no mode tells
+// which usernames exist.
 func (e *Engine) padTiming(ctx context.Context, start time.Time) {
-	wait := time.Duration(e.bindTime.Load()) - time.Since(start)
+	var target int64
+	for _, avg := range e.refuseTime {
+		target = max(target, avg.Load())
+	}
+	wait := time.Duration(target) - time.Since(start)
 	if wait <= 0 {
 		return
 	}
@@ -81,15 +90,19 @@ func (e *Engine) padTiming(ctx context.Context, start time.Time) {
 	}
 }
 
-// learnBindTime folds one refused bind's duration into the running average.
-func (e *Engine) learnBindTime(took time.Duration) {
+// learn folds one wrong-password first leg's duration into a decaying maximum: it jumps up
+// to a slower refusal at once and drifts down slowly, so padding errs on the slow side.
+func learn(avg *atomic.Int64, took time.Duration) {
+	if avg == nil {
+		return
+	}
 	for {
-		old := e.bindTime.Load()
-		next := old + (int64(took)-old)/8
-		if old == 0 {
+		old := avg.Load()
+		next := old - (old-int64(took))/16
+		if int64(took) > old {
 			next = int64(took)
 		}
-		if e.bindTime.CompareAndSwap(old, next) {
+		if avg.CompareAndSwap(old, next) {
 			return
 		}
 	}
@@ -117,11 +130,7 @@ func (e *Engine) firstLegInner(ctx context.Context, r request) decision {
 	case ModeAppend:
 		return e.appendMode(ctx, r, nas)
 	}
-	bindStart := time.Now()
 	id, err := e.opts.Primary.Authenticate(ctx, r.user, pw)
-	if errors.Is(err, ldapauth.ErrInvalidCredentials) {
-		e.learnBindTime(time.Since(bindStart))
-	}
 	if err != nil && nas.Mode == ModeAuto && errors.Is(err, ldapauth.ErrInvalidCredentials) {
 		// auto: the whole field failed as a password; if it ends in a code, try the rest.
 		if pass, code, ok := splitAppended(pw, e.opts.TOTP.Digits, nas.AppendSeparator); ok {
@@ -145,7 +154,7 @@ func (e *Engine) passwordFailed(ctx context.Context, r request, err error) decis
 	d := passwordFailure(err)
 	d.leg, d.factor, d.err = 1, "password", err
 	if d.reason == ReasonBadPassword {
-		e.countFailure(ctx, r.user, store.KindPassword, e.opts.PasswordLockout, &d)
+		e.countFailure(ctx, r, store.KindPassword, e.opts.PasswordLockout, &d)
 	}
 	return d
 }
@@ -223,7 +232,13 @@ func (e *Engine) mfaRequired(ctx context.Context, r request, id ldapauth.Identit
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return true
 	}
-	return e.effectiveState(u) != store.StateDisabled
+	state := e.effectiveState(u)
+	if state == store.StateDisabled {
+		return false
+	}
+	// An enabled user who has not registered yet is let in on the password when allowed.
+	unenrolled := len(u.TOTPSecret) == 0 && e.smsPhone(u, id) == ""
+	return !(unenrolled && state == store.StateEnabled && e.opts.AllowUnenrolled)
 }
 
 // splitAppended splits "password" + [sep] + n digits.
@@ -424,9 +439,13 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 		return decision{result: ResultReject, reason: ReasonInvalidState, message: msgFailed, err: err, leg: 2}
 	}
 	if g.generation != e.opts.Generation {
-		// The configuration changed since the first leg: recompute authorization rather than
-		// apply rule indices that may now mean something else.
-		g = e.regrant(ctx, r, g)
+		// The configuration changed since the first leg: recompute policy and authorization
+		// rather than apply rule indices that may now mean something else.
+		var d decision
+		var ok bool
+		if g, d, ok = e.regrant(ctx, r, g); !ok {
+			return d
+		}
 	}
 	nas := e.nasFor(r.Client.Name)
 	base := decision{leg: 2, rule: e.ruleName(g.rule)}
@@ -448,7 +467,9 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 		return e.sendSMSOnly(ctx, r, nas, g, claims.Flags, base)
 	}
 	if claims.Factor == factorSMS && g.codeHash != nil {
-		d, matched := e.checkSMS(ctx, r, claims, g, answer, base)
+		// With an app enrolled a wrong SMS answer may be an app code: count the failure once,
+		// after both checks, not here.
+		d, matched := e.checkSMS(ctx, r, claims, g, answer, base, len(u.TOTPSecret) == 0)
 		if matched || len(u.TOTPSecret) == 0 || d.reason == ReasonSMSCodeVoid {
 			return d
 		}
@@ -462,19 +483,31 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 	return e.checkTOTP(ctx, r, u, answer, g, base)
 }
 
-// regrant recomputes authorization for a State sealed under another configuration.
-func (e *Engine) regrant(ctx context.Context, r request, g grant) grant {
+// regrant recomputes policy and authorization for a State sealed under another
+// configuration. A user the new policy denies, or whose groups cannot be read, is refused:
+// never accept when unsure.
+func (e *Engine) regrant(ctx context.Context, r request, g grant) (grant, decision, bool) {
 	ng := grant{generation: e.opts.Generation, rule: -1, phone: g.phone, codeHash: g.codeHash, nonce: g.nonce,
 		secret: g.secret, confirm: g.confirm}
 	var id ldapauth.Identity
 	if e.opts.Directory != nil {
-		if found, err := e.opts.Directory.Lookup(ctx, r.user); err == nil {
-			id = found
+		found, err := e.opts.Directory.Lookup(ctx, r.user)
+		if err != nil {
+			d := passwordFailure(err)
+			d.leg, d.err = 2, err
+			d.detail = "configuration reloaded during the challenge; the user could not be looked up again"
+			return g, d, false
 		}
+		id = found
 	}
-	ng.rule, _ = e.opts.Policy.decide(e.subject(r, id))
+	rule, action := e.opts.Policy.decide(e.subject(r, id))
+	ng.rule = rule
 	ng.authz = authzFor(e.opts.Authorization, r.Client.Name, id.Groups)
-	return ng
+	if action == ActionDeny {
+		return g, decision{result: ResultReject, reason: ReasonPolicyDeny, message: msgFailed, leg: 2,
+			rule: e.ruleName(rule), groups: id.Groups}, false
+	}
+	return ng, decision{}, true
 }
 
 // checkTOTP verifies an app code and spends its time step.
@@ -485,7 +518,7 @@ func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code st
 	m, ok := e.opts.TOTP.Check(u.TOTPSecret, code, e.now(), u.TOTPDrift)
 	if !ok {
 		d := withErr(base, ResultReject, ReasonWrongCode, msgWrongCode, nil)
-		e.countFailure(ctx, r.user, store.KindFactor, e.opts.FactorLockout, &d)
+		e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
 		return d
 	}
 	fresh, err := e.opts.Store.UseTOTPStep(ctx, r.user, m.Step, m.Drift)
@@ -494,7 +527,7 @@ func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code st
 	}
 	if !fresh {
 		d := withErr(base, ResultReject, ReasonReplayedCode, msgWrongCode, nil)
-		e.countFailure(ctx, r.user, store.KindFactor, e.opts.FactorLockout, &d)
+		e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
 		return d
 	}
 	e.factorOK(ctx, r.user)
@@ -513,7 +546,12 @@ func withErr(d decision, result, reason, msg string, err error) decision {
 }
 
 // countFailure records a user failure; when it trips the lockout the decision says so.
-func (e *Engine) countFailure(ctx context.Context, user, kind string, p store.LockoutPolicy, d *decision) {
+func (e *Engine) countFailure(ctx context.Context, r request, kind string, p store.LockoutPolicy, d *decision) {
+	if r.retransmit {
+		d.detail = strings.TrimSpace(d.detail + " retransmit handled by another node: not counted again")
+		return
+	}
+	user := r.user
 	until, err := e.opts.Store.RecordFailure(ctx, user, kind, e.now(), p)
 	if err != nil {
 		e.log.Warn().Err(err).Str("user", user).Str("kind", kind).Msg("engine: record failure")

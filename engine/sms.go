@@ -71,20 +71,18 @@ func (e *Engine) sendSMS(ctx context.Context, r request, nas nasFlow, g grant, f
 		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err), false
 	}
 	if first {
-		if d, ok := e.smsAllowed(ctx, r, base, now); !ok {
+		if d, ok := e.deliver(ctx, r, g, code, base, now); !ok {
+			// A retransmit of this request on another node must answer the same failure,
+			// not a challenge for a text that never went out.
+			if _, merr := e.opts.Store.Once(ctx, "sms-failed:"+hex.EncodeToString(nonce), now, now.Add(s.Code.Lifetime)); merr != nil {
+				e.log.Warn().Err(merr).Msg("engine: mark failed text")
+			}
 			return d, false
 		}
-		body, err := renderMessage(s, code, r.user)
-		if err != nil {
-			return withErr(base, ResultReject, ReasonInternalError, msgFailed, err), false
-		}
-		sctx, cancel := context.WithTimeout(ctx, 25*time.Second)
-		err = s.Sender.Send(sctx, factors.Message{To: g.phone, Body: body, User: r.user, Code: code})
-		cancel()
-		if err != nil {
-			d := withErr(base, ResultReject, ReasonSMSFailed, "Could not send a text message, try again later", err)
-			d.detail = "provider " + s.Sender.Name()
-			return d, false
+	}
+	if !first {
+		if n, err := e.opts.Store.Count(ctx, "sms-failed:"+hex.EncodeToString(nonce), now); err == nil && n > 0 {
+			return withErr(base, ResultReject, ReasonSMSFailed, "Could not send a text message, try again later", nil), false
 		}
 	}
 	g.codeHash = factors.HashCode(code, r.user)
@@ -98,6 +96,26 @@ func (e *Engine) sendSMS(ctx context.Context, r request, nas nasFlow, g grant, f
 		}
 	}
 	return d, d.result == ResultChallenge
+}
+
+// deliver checks the text limits and sends the code.
+func (e *Engine) deliver(ctx context.Context, r request, g grant, code string, base decision, now time.Time) (decision, bool) {
+	s := e.opts.SMS
+	if d, ok := e.smsAllowed(ctx, r, base, now); !ok {
+		return d, false
+	}
+	body, err := renderMessage(s, code, r.user)
+	if err != nil {
+		return withErr(base, ResultReject, ReasonInternalError, msgFailed, err), false
+	}
+	sctx, cancel := context.WithTimeout(ctx, 25*time.Second)
+	defer cancel()
+	if err := s.Sender.Send(sctx, factors.Message{To: g.phone, Body: body, User: r.user, Code: code}); err != nil {
+		d := withErr(base, ResultReject, ReasonSMSFailed, "Could not send a text message, try again later", err)
+		d.detail = "provider " + s.Sender.Name()
+		return d, false
+	}
+	return decision{}, true
 }
 
 // sendSMSOnly is sendSMS when the user asked for a text at the prompt: no fallback.
@@ -145,7 +163,7 @@ func renderMessage(s *SMS, code, user string) (string, error) {
 
 // checkSMS verifies a texted code: within its lifetime, at most MaxTries wrong answers, used
 // once. matched reports whether the answer was the texted code.
-func (e *Engine) checkSMS(ctx context.Context, r request, claims challenge.Claims, g grant, answer string, base decision) (decision, bool) {
+func (e *Engine) checkSMS(ctx context.Context, r request, claims challenge.Claims, g grant, answer string, base decision, countWrong bool) (decision, bool) {
 	s := e.opts.SMS
 	base.factor = "sms"
 	now := e.now()
@@ -165,7 +183,9 @@ func (e *Engine) checkSMS(ctx context.Context, r request, claims challenge.Claim
 		if s.Code.Exhausted(int(n)) {
 			d.reason = ReasonSMSCodeVoid
 		}
-		e.countFailure(ctx, r.user, store.KindFactor, e.opts.FactorLockout, &d)
+		if countWrong || d.reason == ReasonSMSCodeVoid {
+			e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
+		}
 		return d, false
 	}
 	// Too many wrong tries voids the code even if this answer is right.
@@ -180,7 +200,7 @@ func (e *Engine) checkSMS(ctx context.Context, r request, claims challenge.Claim
 	}
 	if !first {
 		d := withErr(base, ResultReject, ReasonReplayedCode, msgWrongCode, nil)
-		e.countFailure(ctx, r.user, store.KindFactor, e.opts.FactorLockout, &d)
+		e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
 		return d, true
 	}
 	e.factorOK(ctx, r.user)

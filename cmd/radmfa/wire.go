@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"io"
 	"net/netip"
-	"os"
 	"sort"
 	"time"
 
@@ -205,6 +204,7 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 		Prompts:         prompts(cfg.MFA.Prompts),
 		Messages:        cfg.LDAP.Messages,
 		Generation:      generation(cfg),
+		SharedStore:     cfg.Store.Driver == config.DriverPostgres,
 		Logger:          log.With().Str("component", "engine").Logger(),
 	})
 }
