@@ -116,14 +116,41 @@ func (w *auditWriter) add(ev store.AuditEvent) {
 	}
 }
 
+// run writes rows as they come; under load it gathers what is queued into one batch, so the
+// database commits once per batch instead of once per sign-in.
 func (w *auditWriter) run() {
 	defer close(w.done)
+	batcher, _ := w.st.(store.AuditBatcher)
+	batch := make([]store.AuditEvent, 0, 256)
 	for ev := range w.ch {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := w.st.Audit(ctx, ev); err != nil {
-			w.log.Error().Err(err).Str("user", ev.Username).Msg("engine: write audit row")
+		batch = append(batch[:0], ev)
+	gather:
+		for len(batch) < cap(batch) {
+			select {
+			case next, ok := <-w.ch:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, next)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		if batcher != nil && len(batch) > 1 {
+			err = batcher.AuditBatch(ctx, batch)
+		} else {
+			for _, e := range batch {
+				if err = w.st.Audit(ctx, e); err != nil {
+					break
+				}
+			}
 		}
 		cancel()
+		if err != nil {
+			w.log.Error().Err(err).Int("rows", len(batch)).Msg("engine: write audit rows")
+		}
 	}
 }
 

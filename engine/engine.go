@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -108,10 +109,10 @@ type Engine struct {
 	audit   *auditWriter
 	prompts compiledPrompts
 	nas     map[string]nasFlow
-	// refuseTime is, per NAS mode, a running average of how long a first leg with a wrong
-	// password takes, in nanoseconds; refusals that never reach a bind (unknown user, locked
-	// account) are padded to it so timing does not tell an attacker which usernames exist.
-	refuseTime map[string]*atomic.Int64
+	// bindTime is a running average of how long a refused password bind takes, in
+	// nanoseconds; refusals that never reach a bind (unknown user, locked account) are padded
+	// with it so timing does not tell an attacker which usernames exist.
+	bindTime atomic.Int64
 }
 
 var _ rad.Handler = (*Engine)(nil)
@@ -171,9 +172,6 @@ func New(opts Options) (*Engine, error) {
 		now:     opts.Now,
 		prompts: prompts,
 		nas:     map[string]nasFlow{},
-		refuseTime: map[string]*atomic.Int64{
-			ModeChallenge: {}, ModeAppend: {}, ModeAuto: {}, ModeOTPOnly: {},
-		},
 	}
 	for name, n := range opts.NAS {
 		p, err := compilePrompts(n.Prompts, opts.Prompts)
@@ -221,6 +219,7 @@ type request struct {
 	// retransmit: another node already handled this exact request (SharedStore); it is
 	// answered again but its failures are not counted again.
 	retransmit bool
+	packetID   string // hash of the request, when nodes share the store
 	callingID  string
 	nasID      string
 }
@@ -238,8 +237,10 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 		}
 	}
 	if ok && e.opts.SharedStore {
-		key := "req:" + r.Client.Name + ":" + hex.EncodeToString(r.Packet.Authenticator[:]) + ":" + req.typed
-		first, err := e.opts.Store.Once(ctx, key, e.now(), e.now().Add(time.Minute))
+		// A retransmit is byte-for-byte the same packet; hashing every attribute keeps an
+		// attacker who reuses an authenticator with new passwords from passing as one.
+		req.packetID = packetID(r)
+		first, err := e.opts.Store.Once(ctx, "req:"+req.packetID, e.now(), e.now().Add(time.Minute))
 		req.retransmit = err == nil && !first
 	}
 	if ok {
@@ -252,6 +253,12 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 	d.start = start
 	if ok && !req.retransmit {
 		e.countSource(ctx, req, d)
+	}
+	if ok && req.packetID != "" && d.result == ResultAccept && !req.retransmit {
+		// Lets a retransmit of this accepted answer on another node be accepted again.
+		if _, err := e.opts.Store.Once(ctx, "acc:"+req.packetID, e.now(), e.now().Add(time.Minute)); err != nil {
+			e.log.Warn().Err(err).Msg("engine: mark accepted request")
+		}
 	}
 	e.record(ctx, req, d)
 	return e.packet(r.Packet, d)
@@ -310,6 +317,29 @@ func (e *Engine) parse(r *rad.Request) (request, decision, bool) {
 	}
 	req.password = plain
 	return req, decision{}, true
+}
+
+// packetID identifies a request across nodes: the NAS, the authenticator and every attribute.
+func packetID(r *rad.Request) string {
+	h := sha256.New()
+	h.Write([]byte(r.Client.Name))
+	h.Write([]byte{0, byte(r.Packet.Code), r.Packet.Identifier})
+	h.Write(r.Packet.Authenticator[:])
+	for _, a := range r.Packet.Attributes {
+		h.Write([]byte{byte(a.Type), byte(len(a.Attribute))})
+		h.Write(a.Attribute)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// acceptedBefore reports whether another node accepted this very packet (a retransmit of an
+// Access-Accept that got lost), so it can be accepted again instead of refused as a replay.
+func (e *Engine) acceptedBefore(ctx context.Context, r request) bool {
+	if !r.retransmit || r.packetID == "" {
+		return false
+	}
+	n, err := e.opts.Store.Count(ctx, "acc:"+r.packetID, e.now())
+	return err == nil && n > 0
 }
 
 // validUsername refuses names no directory holds: empty, over-long, not UTF-8, or with control

@@ -32,12 +32,36 @@ func (e *Engine) firstLeg(ctx context.Context, r request) decision {
 	start := time.Now()
 	d := e.firstLegInner(ctx, r)
 	switch d.reason {
-	case ReasonBadPassword:
-		learn(e.refuseTime[e.nasFor(r.Client.Name).Mode], time.Since(start))
 	case ReasonUnknownUser, ReasonLockedOut, ReasonSourceLimited:
-		e.padTiming(ctx, start)
+		e.padTiming(ctx, start, e.bindsFor(r))
 	}
 	return d
+}
+
+// bindsFor is how many password binds a known user's wrong answer to this request costs:
+// none in otp_only mode, two in auto mode when the field ends in a code, else one.
+func (e *Engine) bindsFor(r request) int {
+	nas := e.nasFor(r.Client.Name)
+	switch nas.Mode {
+	case ModeOTPOnly:
+		return 0
+	case ModeAuto:
+		if _, _, ok := splitAppended(string(r.password), e.opts.TOTP.Digits, nas.AppendSeparator); ok {
+			return 2
+		}
+	}
+	return 1
+}
+
+// authenticate checks a password with the primary factor and learns how long a refused
+// bind takes, for padTiming.
+func (e *Engine) authenticate(ctx context.Context, user, password string) (ldapauth.Identity, error) {
+	start := time.Now()
+	id, err := e.opts.Primary.Authenticate(ctx, user, password)
+	if errors.Is(err, ldapauth.ErrInvalidCredentials) {
+		learn(&e.bindTime, time.Since(start))
+	}
+	return id, err
 }
 
 // sourceKey names the failure counter of the request's Calling-Station-Id in the current
@@ -67,15 +91,14 @@ func (e *Engine) countSource(ctx context.Context, r request, d decision) {
 	}
 }
 
-// padTiming makes a refusal that did not bind take about as long as the slowest kind of
-// wrong-password refusal (auto mode may bind twice; otp_only never binds), so no mode tells
-// which usernames exist.
-func (e *Engine) padTiming(ctx context.Context, start time.Time) {
-	var target int64
-	for _, avg := range e.refuseTime {
-		target = max(target, avg.Load())
+// padTiming makes a refusal that did not bind take about as long as a known user's wrong
+// answer to the same request would have (binds × the learned time of one refused bind), so
+// response times do not tell which usernames exist.
+func (e *Engine) padTiming(ctx context.Context, start time.Time, binds int) {
+	if binds == 0 {
+		return
 	}
-	wait := time.Duration(target) - time.Since(start)
+	wait := time.Duration(int64(binds)*e.bindTime.Load()) - time.Since(start)
 	if wait <= 0 {
 		return
 	}
@@ -90,16 +113,13 @@ func (e *Engine) padTiming(ctx context.Context, start time.Time) {
 	}
 }
 
-// learn folds one wrong-password first leg's duration into a decaying maximum: it jumps up
-// to a slower refusal at once and drifts down slowly, so padding errs on the slow side.
+// learn folds one refused bind's duration into a running average (weight 1/4, so it follows
+// the directory's speed within a few requests).
 func learn(avg *atomic.Int64, took time.Duration) {
-	if avg == nil {
-		return
-	}
 	for {
 		old := avg.Load()
-		next := old - (old-int64(took))/16
-		if int64(took) > old {
+		next := old + (int64(took)-old)/4
+		if old == 0 {
 			next = int64(took)
 		}
 		if avg.CompareAndSwap(old, next) {
@@ -130,12 +150,18 @@ func (e *Engine) firstLegInner(ctx context.Context, r request) decision {
 	case ModeAppend:
 		return e.appendMode(ctx, r, nas)
 	}
-	id, err := e.opts.Primary.Authenticate(ctx, r.user, pw)
+	id, err := e.authenticate(ctx, r.user, pw)
 	if err != nil && nas.Mode == ModeAuto && errors.Is(err, ldapauth.ErrInvalidCredentials) {
 		// auto: the whole field failed as a password; if it ends in a code, try the rest.
 		if pass, code, ok := splitAppended(pw, e.opts.TOTP.Digits, nas.AppendSeparator); ok {
-			if id2, err2 := e.opts.Primary.Authenticate(ctx, r.user, pass); err2 == nil {
+			id2, err2 := e.authenticate(ctx, r.user, pass)
+			if err2 == nil {
 				return e.afterPassword(ctx, r, nas, id2, code, true)
+			}
+			if !errors.Is(err2, ldapauth.ErrInvalidCredentials) {
+				// The password without the code was right but the account is in trouble
+				// (expired, disabled) or the directory failed: that is the answer.
+				err, pw = err2, pass
 			}
 		}
 	}
@@ -204,7 +230,7 @@ func (e *Engine) appendMode(ctx context.Context, r request, nas nasFlow) decisio
 		needs = e.mfaRequired(ctx, r, id)
 	}
 	if !needs {
-		id, err := e.opts.Primary.Authenticate(ctx, r.user, pw)
+		id, err := e.authenticate(ctx, r.user, pw)
 		if err != nil {
 			return e.passwordFailed(ctx, r, err)
 		}
@@ -215,7 +241,7 @@ func (e *Engine) appendMode(ctx context.Context, r request, nas nasFlow) decisio
 		return decision{result: ResultReject, reason: ReasonCodeMissing, leg: 1, factor: "password",
 			message: "Type your password followed by the code from your app"}
 	}
-	id, err := e.opts.Primary.Authenticate(ctx, r.user, pass)
+	id, err := e.authenticate(ctx, r.user, pass)
 	if err != nil {
 		return e.passwordFailed(ctx, r, err)
 	}
@@ -288,7 +314,8 @@ func (e *Engine) effectiveState(u store.User) store.State {
 // auto, otp_only), the code check itself.
 func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id ldapauth.Identity, code string, hasCode bool) decision {
 	ruleIdx, action := e.opts.Policy.decide(e.subject(r, id))
-	g := grant{generation: e.opts.Generation, rule: ruleIdx, authz: authzFor(e.opts.Authorization, r.Client.Name, id.Groups)}
+	g := grant{generation: e.opts.Generation, rule: ruleIdx, authz: authzFor(e.opts.Authorization, r.Client.Name, id.Groups),
+		class: packClass(id.Class)}
 	base := decision{leg: 1, factor: "password", rule: e.ruleName(ruleIdx), groups: id.Groups}
 	if hasCode {
 		base.leg = 2
@@ -409,6 +436,9 @@ func (e *Engine) accept(base decision, reason string, g grant) decision {
 
 func (e *Engine) replyAttrs(g grant) []dict.AVP {
 	var out []dict.AVP
+	for _, c := range unpackClass(g.class) {
+		out = append(out, dict.AVP{Type: 25, Value: c})
+	}
 	for _, i := range g.authz {
 		if int(i) < len(e.opts.Authorization) {
 			out = append(out, e.opts.Authorization[i].Attrs...)
@@ -488,7 +518,7 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 // never accept when unsure.
 func (e *Engine) regrant(ctx context.Context, r request, g grant) (grant, decision, bool) {
 	ng := grant{generation: e.opts.Generation, rule: -1, phone: g.phone, codeHash: g.codeHash, nonce: g.nonce,
-		secret: g.secret, confirm: g.confirm}
+		secret: g.secret, confirm: g.confirm, class: g.class}
 	var id ldapauth.Identity
 	if e.opts.Directory != nil {
 		found, err := e.opts.Directory.Lookup(ctx, r.user)
@@ -524,6 +554,9 @@ func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code st
 	fresh, err := e.opts.Store.UseTOTPStep(ctx, r.user, m.Step, m.Drift)
 	if err != nil {
 		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
+	}
+	if !fresh && e.acceptedBefore(ctx, r) {
+		return e.accept(base, ReasonMFA, g)
 	}
 	if !fresh {
 		d := withErr(base, ResultReject, ReasonReplayedCode, msgWrongCode, nil)

@@ -18,6 +18,38 @@ type grant struct {
 	nonce      []byte // identifies the SMS code for single use and tries
 	secret     []byte // old password during a password change
 	confirm    []byte // hash of the new password awaiting confirmation
+	class      []byte // upstream Class values, each length-prefixed (see packClass)
+}
+
+// maxClass bounds the upstream Class bytes a State carries; the State attribute has room for
+// little more, and NPS's Class values are about 30–50 bytes.
+const maxClass = 96
+
+// packClass length-prefixes Class values, keeping those that fit in maxClass.
+func packClass(values [][]byte) []byte {
+	var b []byte
+	for _, v := range values {
+		if len(v) == 0 || len(b)+1+len(v) > maxClass {
+			continue
+		}
+		b = append(b, byte(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// unpackClass reverses packClass.
+func unpackClass(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := int(b[0])
+		if n == 0 || 1+n > len(b) {
+			return out
+		}
+		out = append(out, b[1:1+n])
+		b = b[1+n:]
+	}
+	return out
 }
 
 var errGrant = errors.New("engine: malformed grant in State")
@@ -27,7 +59,7 @@ func (g grant) encode() []byte {
 	b := make([]byte, 0, 64)
 	b = binary.BigEndian.AppendUint32(b, g.generation)
 	b = append(b, byte(g.rule+1))
-	for _, f := range [][]byte{g.authz, []byte(g.phone), g.codeHash, g.nonce, g.secret, g.confirm} {
+	for _, f := range [][]byte{g.authz, []byte(g.phone), g.codeHash, g.nonce, g.secret, g.confirm, g.class} {
 		b = append(b, byte(len(f)))
 		b = append(b, f...)
 	}
@@ -40,7 +72,7 @@ func decodeGrant(b []byte) (grant, error) {
 	}
 	g := grant{generation: binary.BigEndian.Uint32(b), rule: int(b[4]) - 1}
 	b = b[5:]
-	fields := make([][]byte, 6)
+	fields := make([][]byte, 7)
 	for i := range fields {
 		if len(b) < 1 || len(b) < 1+int(b[0]) {
 			return grant{}, errGrant
@@ -54,7 +86,7 @@ func decodeGrant(b []byte) (grant, error) {
 	if len(b) != 0 {
 		return grant{}, errGrant
 	}
-	g.authz, g.phone, g.codeHash, g.nonce, g.secret, g.confirm =
-		fields[0], string(fields[1]), fields[2], fields[3], fields[4], fields[5]
+	g.authz, g.phone, g.codeHash, g.nonce, g.secret, g.confirm, g.class =
+		fields[0], string(fields[1]), fields[2], fields[3], fields[4], fields[5], fields[6]
 	return g, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 )
 
 // Prompts are the Reply-Message texts of challenges, as Go templates over promptData.
@@ -78,7 +79,11 @@ func render(t *template.Template, d promptData) string {
 	}
 	s := b.String()
 	if len(s) > 253 {
+		// Cut at a character boundary: a NAS showing half a UTF-8 sequence shows garbage.
 		s = s[:253]
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
 	}
 	return s
 }

@@ -79,11 +79,12 @@ func (e *Engine) sendSMS(ctx context.Context, r request, nas nasFlow, g grant, f
 			}
 			return d, false
 		}
-	}
-	if !first {
-		if n, err := e.opts.Store.Count(ctx, "sms-failed:"+hex.EncodeToString(nonce), now); err == nil && n > 0 {
-			return withErr(base, ResultReject, ReasonSMSFailed, "Could not send a text message, try again later", nil), false
+		if _, merr := e.opts.Store.Once(ctx, "sms-ok:"+hex.EncodeToString(nonce), now, now.Add(s.Code.Lifetime)); merr != nil {
+			e.log.Warn().Err(merr).Msg("engine: mark sent text")
 		}
+	}
+	if !first && !e.sentElsewhere(ctx, hex.EncodeToString(nonce)) {
+		return withErr(base, ResultReject, ReasonSMSFailed, "Could not send a text message, try again later", nil), false
 	}
 	g.codeHash = factors.HashCode(code, r.user)
 	g.nonce = nonce
@@ -116,6 +117,31 @@ func (e *Engine) deliver(ctx context.Context, r request, g grant, code string, b
 		return d, false
 	}
 	return decision{}, true
+}
+
+// sentElsewhere waits for the node that is sending this request's text to finish, and
+// reports whether the text went out. A node that never finishes (it died mid-send) counts as a
+// failure: the user signs in again rather than waiting for a text that may never come.
+func (e *Engine) sentElsewhere(ctx context.Context, nonce string) bool {
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if n, err := e.opts.Store.Count(ctx, "sms-ok:"+nonce, e.now()); err == nil && n > 0 {
+			return true
+		}
+		if n, err := e.opts.Store.Count(ctx, "sms-failed:"+nonce, e.now()); err == nil && n > 0 {
+			return false
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // sendSMSOnly is sendSMS when the user asked for a text at the prompt: no fallback.
@@ -197,6 +223,9 @@ func (e *Engine) checkSMS(ctx context.Context, r request, claims challenge.Claim
 	first, err := e.opts.Store.Once(ctx, "sms-used:"+id, now, claims.Issued.Add(s.Code.Lifetime+time.Minute))
 	if err != nil {
 		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err), true
+	}
+	if !first && e.acceptedBefore(ctx, r) {
+		return e.accept(base, ReasonMFA, g), true
 	}
 	if !first {
 		d := withErr(base, ResultReject, ReasonReplayedCode, msgWrongCode, nil)

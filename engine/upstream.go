@@ -25,7 +25,8 @@ func (u upstreamPrimary) Authenticate(ctx context.Context, username, password st
 	if password == "" {
 		return ldapauth.Identity{}, ldapauth.ErrEmptyPassword
 	}
-	if _, err := u.c.Authenticate(ctx, username, password); err != nil {
+	res, err := u.c.Authenticate(ctx, username, password)
+	if err != nil {
 		if errors.Is(err, upstream.ErrRejected) {
 			return ldapauth.Identity{}, fmt.Errorf("%w: %w", ldapauth.ErrInvalidCredentials, err)
 		}
@@ -37,5 +38,6 @@ func (u upstreamPrimary) Authenticate(ctx context.Context, username, password st
 			id = found
 		}
 	}
+	id.Class = res.Class
 	return id, nil
 }

@@ -44,6 +44,9 @@ type Identity struct {
 	Mail        string   // mail
 	Phone       string   // the configured phone attribute (mobile by default), raw as stored
 	Groups      []string // group names (the RDN value, e.g. "vpn-admins"), sorted, deduplicated
+	// Class holds Class attributes an upstream RADIUS primary answered with (NPS uses them
+	// to tie accounting to the session); relayed on radmfa's Accept. Empty for LDAP.
+	Class [][]byte
 }
 
 // Authenticator is the primary factor: a password check plus an identity lookup.

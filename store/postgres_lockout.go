@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,6 +83,15 @@ func (p *Postgres) RecordFailure(ctx context.Context, username, kind string, now
 func (p *Postgres) ResetFailures(ctx context.Context, username, kind string) error {
 	ctx, cancel := callCtx(ctx)
 	defer cancel()
+	// Read first: almost every success has nothing to reset (see SQLite.ResetFailures).
+	var n int
+	err := p.pool.QueryRow(ctx, `SELECT count FROM failures WHERE username = $1 AND kind = $2`, username, kind).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && n == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: reset failures %q: %w", username, unavailable(err))
+	}
 	if _, err := p.pool.Exec(ctx, `DELETE FROM failures WHERE username = $1 AND kind = $2`, username, kind); err != nil {
 		return fmt.Errorf("store: reset failures %q: %w", username, unavailable(err))
 	}

@@ -90,7 +90,19 @@ func (s *SQLite) RecordFailure(ctx context.Context, username, kind string, now t
 
 // ResetFailures clears the consecutive-failure count of kind. The lockout level stays, so
 // alternating one success with a burst of failures does not reset the backoff.
+//
+// Almost every success has nothing to reset, so the count is read first and the write (which
+// takes the database's write lock) is skipped when it is zero. A failure recorded between the
+// read and the skip is indistinguishable from one recorded just after a reset.
 func (s *SQLite) ResetFailures(ctx context.Context, username, kind string) error {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count FROM failures WHERE username = ? AND kind = ?`, username, kind).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && n == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: reset failures %q: %w", username, unavailable(err))
+	}
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM failures WHERE username = ? AND kind = ?`, username, kind); err != nil {
 		return fmt.Errorf("store: reset failures %q: %w", username, unavailable(err))
 	}
