@@ -29,7 +29,8 @@ var _ Authenticator = (*Directory)(nil)
 type server struct {
 	endpoint
 	pool      *pool
-	downUntil atomic.Int64 // unix nanoseconds; 0 while the URL answers
+	downUntil atomic.Int64  // unix nanoseconds; 0 while the URL answers
+	failures  atomic.Uint64 // serverFailed calls not caused by the caller's ctx, for Stats
 }
 
 // New returns a Directory for cfg. It does not connect: connections are opened on first use,
@@ -204,6 +205,7 @@ func (d *Directory) serverFailed(ctx context.Context, s *server, err error) erro
 		}
 		return err
 	}
+	s.failures.Add(1)
 	var ue *unavailableError
 	if errors.As(err, &ue) && !isServerResult(ue.err) {
 		// Network trouble: the idle connections to s are suspect too.

@@ -171,6 +171,14 @@ func (p *pool) close() {
 	}
 }
 
+// counts reports the connections handed out (or being dialled) and those idle, for Stats.
+func (p *pool) counts() (inUse, idle int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	idle = len(p.idle)
+	return max(p.open-idle, 0), idle
+}
+
 // takeIdleLocked removes and returns the most recently used idle connection matching ok.
 func (p *pool) takeIdleLocked(ok func(*conn) bool) *conn {
 	for i := len(p.idle) - 1; i >= 0; i-- {
