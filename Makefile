@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 TEST_DEPS := slapd ldap-utils freeradius-utils freeradius postgresql libpam-radius-auth pamtester samba winbind samba-ad-provision samba-dsdb-modules samba-vfs-modules smbclient
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build run test unit lint deps-run deps-test bench clean demo-slapd
+.PHONY: all build run test unit lint deps-run deps-test bench clean dist
 
 all: build
 
@@ -41,6 +41,29 @@ unit:
 lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# Side by side with FreeRADIUS on the same slapd; writes bench/results.md. Not part of test.
+bench:
+	bench/run.sh
+
+DIST_PLATFORMS := linux/amd64 linux/arm64
+DIST_FILES = config/example.yaml README.md packaging/radmfa.service packaging/radmfa.sysusers \
+	docs/vpn-guides.md $(wildcard LICENSE)
+DIST_MTIME := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+# Versioned, reproducible tarballs: binary, example config, README, systemd unit.
+dist:
+	@command -v $(GO) >/dev/null || scripts/deps.sh golang-go
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(DIST_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; name=radmfa-$(VERSION)-$$os-$$arch; stage=dist/$$name; \
+	  mkdir -p $$stage; echo "build $$name"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$stage/radmfa ./cmd/radmfa; \
+	  cp --parents $(DIST_FILES) $$stage/; \
+	  tar -C dist --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(DIST_MTIME) -czf dist/$$name.tar.gz $$name; \
+	  rm -rf $$stage; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
 
 clean:
 	rm -rf bin var dist test/artifacts

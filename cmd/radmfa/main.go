@@ -39,7 +39,7 @@ func main() {
 
 const usage = `usage:
   radmfa serve --config FILE            run the RADIUS server
-  radmfa config check --config FILE     validate the configuration
+  radmfa config check [--connect] --config FILE   validate (and reach every dependency)
   radmfa user enroll USER [--secret BASE32] [--force] --config FILE
   radmfa user show USER --config FILE
   radmfa user delete USER --config FILE
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if len(args) < 2 || args[1] != "check" {
 			return fmt.Errorf("%w: radmfa config check --config FILE", errUsage)
 		}
-		return cmdConfigCheck(args[2:], stdout)
+		return cmdConfigCheck(ctx, args[2:], stdout)
 	case "user":
 		return cmdUser(ctx, args[1:], stdout)
 	case "store":

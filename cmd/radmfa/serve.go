@@ -18,6 +18,7 @@ import (
 	layeh "layeh.com/radius"
 
 	"github.com/radmfa/radmfa/config"
+	"github.com/radmfa/radmfa/engine"
 	"github.com/radmfa/radmfa/radius"
 )
 
@@ -39,7 +40,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.Log, stderr).With().Str("node", cfg.Node).Logger()
 
-	svc, err := buildServices(ctx, cfg, log)
+	ops := newOps(cfg, log)
+	svc, err := buildServices(ctx, cfg, log, ops.m)
 	if err != nil {
 		return err
 	}
@@ -73,6 +75,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeExtra()
+	stopOps, err := ops.start(cfg.Metrics.Listen, srv, h)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		svc.close(ctx)
+		return err
+	}
+	defer stopOps()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -81,7 +90,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	for {
 		select {
 		case <-hup:
-			cfg = reload(ctx, *cfgPath, cfg, srv, h, log)
+			next := reload(ctx, *cfgPath, cfg, srv, h, log, ops.m)
+			ops.reloaded(next, next != cfg)
+			cfg = next
 		case err := <-errc:
 			h.p.Load().close(context.Background())
 			return err
@@ -103,7 +114,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 // reload applies a changed config file. A file that does not validate is refused with the same
 // errors as config check, and the running config keeps serving.
-func reload(ctx context.Context, path string, old *config.Config, srv *radius.Server, h *swapHandler, log zerolog.Logger) *config.Config {
+func reload(ctx context.Context, path string, old *config.Config, srv *radius.Server, h *swapHandler, log zerolog.Logger, obs engine.Observer) *config.Config {
 	cfg, err := config.Load(path)
 	if err != nil {
 		log.Error().Str("config", path).Str("errors", err.Error()).Msg("reload refused; keeping the running configuration")
@@ -119,7 +130,7 @@ func reload(ctx context.Context, path string, old *config.Config, srv *radius.Se
 		cfg.Radius.Listen, cfg.Store = old.Radius.Listen, old.Store
 	}
 	rlog := newLogger(cfg.Log, os.Stderr).With().Str("node", cfg.Node).Logger()
-	svc, err := buildServices(ctx, cfg, rlog)
+	svc, err := buildServices(ctx, cfg, rlog, obs)
 	if err != nil {
 		log.Error().Err(err).Msg("reload refused; keeping the running configuration")
 		return old

@@ -123,14 +123,14 @@ func engineStore(st store.Store) (engine.Store, error) {
 	return es, nil
 }
 
-func buildServices(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*services, error) {
+func buildServices(ctx context.Context, cfg *config.Config, log zerolog.Logger, obs engine.Observer) (*services, error) {
 	s := &services{}
 	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.st = st
-	eng, err := buildEngine(cfg, st, s, log)
+	eng, err := buildEngine(cfg, st, s, log, obs)
 	if err != nil {
 		s.close(ctx)
 		return nil, err
@@ -140,7 +140,7 @@ func buildServices(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 }
 
 // buildEngine builds the directory (into s) and the engine on an open store.
-func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Logger) (*engine.Engine, error) {
+func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Logger, obs engine.Observer) (*engine.Engine, error) {
 	es, err := engineStore(st)
 	if err != nil {
 		return nil, err
@@ -205,6 +205,7 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 		Messages:        cfg.LDAP.Messages,
 		Generation:      generation(cfg),
 		SharedStore:     cfg.Store.Driver == config.DriverPostgres,
+		Observer:        obs,
 		Logger:          log.With().Str("component", "engine").Logger(),
 	})
 }
