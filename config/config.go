@@ -83,26 +83,29 @@ type ClientConfig struct {
 
 // LDAPConfig is the primary factor's directory.
 type LDAPConfig struct {
-	URLs               []string       `yaml:"urls"`
-	StartTLS           bool           `yaml:"start_tls"`
-	CAFile             string         `yaml:"ca_file"`
-	InsecureSkipVerify bool           `yaml:"insecure_skip_verify"`
-	BindDN             string         `yaml:"bind_dn"`
-	BindPassword       Secret         `yaml:"bind_password"`
-	BindPasswordFile   string         `yaml:"bind_password_file"`
-	BaseDN             string         `yaml:"base_dn"`
-	UserFilter         string         `yaml:"user_filter"` // default (uid={username})
-	Timeout            Duration       `yaml:"timeout"`     // default 5s
-	PoolSize           int            `yaml:"pool_size"`   // default 16
-	DisplayNameAttr    string         `yaml:"display_name_attribute"`
-	MailAttr           string         `yaml:"mail_attribute"`
-	PhoneAttr          string         `yaml:"phone_attribute"`
-	GroupMode          string         `yaml:"group_mode"` // memberof | search | ad_chain | none
-	GroupBaseDN        string         `yaml:"group_base_dn"`
-	GroupFilter        string         `yaml:"group_filter"`
-	GroupNameAttr      string         `yaml:"group_name_attribute"`
-	ActiveDirectory    bool           `yaml:"active_directory"`
-	Username           UsernameConfig `yaml:"username"`
+	URLs               []string `yaml:"urls"`
+	StartTLS           bool     `yaml:"start_tls"`
+	CAFile             string   `yaml:"ca_file"`
+	InsecureSkipVerify bool     `yaml:"insecure_skip_verify"`
+	BindDN             string   `yaml:"bind_dn"`
+	BindPassword       Secret   `yaml:"bind_password"`
+	BindPasswordFile   string   `yaml:"bind_password_file"`
+	BaseDN             string   `yaml:"base_dn"`
+	UserFilter         string   `yaml:"user_filter"` // default (uid={username})
+	Timeout            Duration `yaml:"timeout"`     // default 5s
+	PoolSize           int      `yaml:"pool_size"`   // default 16
+	// CacheTTL keeps what the user search found (DN, attributes, groups) this long, so a
+	// sign-in costs one bind; the password bind always reaches the directory. 0 turns it off.
+	CacheTTL        Duration       `yaml:"cache_ttl"` // default 30s
+	DisplayNameAttr string         `yaml:"display_name_attribute"`
+	MailAttr        string         `yaml:"mail_attribute"`
+	PhoneAttr       string         `yaml:"phone_attribute"`
+	GroupMode       string         `yaml:"group_mode"` // memberof | search | ad_chain | none
+	GroupBaseDN     string         `yaml:"group_base_dn"`
+	GroupFilter     string         `yaml:"group_filter"`
+	GroupNameAttr   string         `yaml:"group_name_attribute"`
+	ActiveDirectory bool           `yaml:"active_directory"`
+	Username        UsernameConfig `yaml:"username"`
 	// Messages override the Reply-Message sent for directory conditions, keyed by reason
 	// (bad_password, password_expired, account_disabled, account_locked, …).
 	Messages map[string]string `yaml:"messages"`

@@ -12,6 +12,7 @@ const (
 	DefaultADUserFilter      = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={username}))"
 	DefaultLDAPTimeout       = 5 * time.Second
 	DefaultPoolSize          = 16
+	DefaultLDAPCacheTTL      = 30 * time.Second
 	DefaultDisplayNameAttr   = "displayName"
 	DefaultMailAttr          = "mail"
 	DefaultPhoneAttr         = "mobile"

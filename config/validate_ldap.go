@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -18,6 +19,12 @@ const (
 
 func (v *validator) ldap(l *LDAPConfig) {
 	v.ldapURLs(l)
+	switch {
+	case !v.keys.isSet("ldap.cache_ttl"):
+		l.CacheTTL = Duration(DefaultLDAPCacheTTL)
+	case l.CacheTTL < 0 || l.CacheTTL > Duration(time.Hour):
+		v.errorf("ldap.cache_ttl", "must be between 0 (off) and 1h, got %s", l.CacheTTL)
+	}
 	if l.CAFile != "" {
 		l.CAFile = v.resolve(l.CAFile)
 		v.caFile("ldap.ca_file", l.CAFile)

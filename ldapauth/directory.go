@@ -20,7 +20,8 @@ type Directory struct {
 	cfg     Config
 	log     zerolog.Logger
 	servers []*server
-	attrs   []string // attributes fetched by the user search
+	attrs   []string       // attributes fetched by the user search
+	cache   *identityCache // nil when Config.CacheTTL is 0
 }
 
 var _ Authenticator = (*Directory)(nil)
@@ -57,6 +58,7 @@ func NewWithDialer(cfg Config, log zerolog.Logger, dialFn DialFunc) (*Directory,
 		cfg:   cfg,
 		log:   log.With().Str("component", "ldapauth").Logger(),
 		attrs: userAttributes(cfg),
+		cache: newIdentityCache(cfg.CacheTTL, 100_000),
 	}
 	for _, raw := range cfg.URLs {
 		ep, _ := parseURL(raw) // validated above
@@ -80,6 +82,17 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 	if username == "" {
 		return Identity{}, fmt.Errorf("%w: empty username", ErrUserNotFound)
 	}
+	if id, ok := d.cache.get(username); ok {
+		err := d.onServers(ctx, func(s *server) error { return d.bindUser(ctx, s, id.DN, password) })
+		if err == nil {
+			return id, nil
+		}
+		// Never a second bind for one attempt (each failed bind is a bad-password count in
+		// AD). The entry is dropped so the next attempt searches afresh: a renamed or moved
+		// entry answers "invalid credentials" at its old DN.
+		d.cache.forget(username)
+		return Identity{}, err
+	}
 	var id Identity
 	err := d.onServers(ctx, func(s *server) error {
 		entry, err := d.findUser(ctx, s, username)
@@ -95,6 +108,7 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 	if err != nil {
 		return Identity{}, err
 	}
+	d.cache.put(username, id)
 	return id, nil
 }
 
@@ -102,6 +116,9 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 func (d *Directory) Lookup(ctx context.Context, username string) (Identity, error) {
 	if username == "" {
 		return Identity{}, fmt.Errorf("%w: empty username", ErrUserNotFound)
+	}
+	if id, ok := d.cache.get(username); ok {
+		return id, nil
 	}
 	var id Identity
 	err := d.onServers(ctx, func(s *server) error {
@@ -115,6 +132,7 @@ func (d *Directory) Lookup(ctx context.Context, username string) (Identity, erro
 	if err != nil {
 		return Identity{}, err
 	}
+	d.cache.put(username, id)
 	return id, nil
 }
 

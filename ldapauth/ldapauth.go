@@ -97,6 +97,9 @@ type Config struct {
 	GroupBaseDN   string
 	GroupFilter   string
 	GroupNameAttr string // default cn
+	// CacheTTL keeps what the user search found (DN, attributes, groups) for this long, so a
+	// sign-in costs one bind; the password bind always reaches the directory. 0: off.
+	CacheTTL time.Duration
 	// ActiveDirectory enables AD bind-diagnostic decoding and unicodePwd password changes.
 	ActiveDirectory bool
 }

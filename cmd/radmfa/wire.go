@@ -38,7 +38,7 @@ func ldapConfig(c config.LDAPConfig) ldapauth.Config {
 	return ldapauth.Config{
 		URLs: c.URLs, StartTLS: c.StartTLS, CAFile: c.CAFile, InsecureSkipVerify: c.InsecureSkipVerify,
 		BindDN: c.BindDN, BindPassword: c.BindPassword.Reveal(), BaseDN: c.BaseDN, UserFilter: c.UserFilter,
-		Timeout: c.Timeout.D(), PoolSize: c.PoolSize,
+		Timeout: c.Timeout.D(), PoolSize: c.PoolSize, CacheTTL: c.CacheTTL.D(),
 		DisplayNameAttr: c.DisplayNameAttr, MailAttr: c.MailAttr, PhoneAttr: c.PhoneAttr,
 		GroupMode: c.GroupMode, GroupBaseDN: c.GroupBaseDN, GroupFilter: c.GroupFilter,
 		GroupNameAttr: c.GroupNameAttr, ActiveDirectory: c.ActiveDirectory,
