@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -22,18 +23,31 @@ var version = "dev"
 // errUsage marks errors that should print usage; exit code 2.
 var errUsage = errors.New("usage")
 
-func main() {
+func main() { os.Exit(realMain()) }
+
+// realMain runs the command; its defers run before main exits.
+func realMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	// RADMFA_CPUPROFILE=FILE writes a CPU profile of the whole run (for go tool pprof).
+	if path := os.Getenv("RADMFA_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	return exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func exitCode(err error) int {
 	switch {
 	case err == nil:
+		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		return 2
 	default:
 		fmt.Fprintln(os.Stderr, "radmfa:", err)
-		os.Exit(1)
+		return 1
 	}
 }
 
