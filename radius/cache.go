@@ -54,6 +54,17 @@ func (c *replyCache) begin(key string, now time.Time) (reply []byte, process boo
 	return nil, true
 }
 
+// lookup returns the stored reply for key if it is answered and not expired, without
+// registering anything.
+func (c *replyCache) lookup(key string, now time.Time) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
+		return e.reply
+	}
+	return nil
+}
+
 // finish stores the reply for key (nil: the request was dropped; forget it so a retransmit is
 // processed afresh).
 func (c *replyCache) finish(key string, reply []byte) {
@@ -82,11 +93,4 @@ func (c *replyCache) expireLocked(now time.Time) {
 		c.order = append(c.order[:0], c.order[c.head:]...)
 		c.head = 0
 	}
-}
-
-// len reports the number of cached requests (for metrics and tests).
-func (c *replyCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
 }

@@ -8,12 +8,12 @@ import (
 
 const (
 	attrMessageAuthenticator = 80
+	codeAccountingRequest    = 4
 	headerLen                = 20
 	maxPacketLen             = 4096
 )
 
 var (
-	errMissingMA   = errors.New("no Message-Authenticator")
 	errBadMA       = errors.New("Message-Authenticator does not verify (wrong shared secret or altered packet)")
 	errMalformedMA = errors.New("malformed Message-Authenticator")
 	errTwoMA       = errors.New("more than one Message-Authenticator")
@@ -62,10 +62,20 @@ func verifyRequestMA(b, secret []byte) (present bool, err error) {
 	return true, nil
 }
 
+// requestMA computes the Message-Authenticator of a request whose value sits at off. An
+// Accounting-Request's Request Authenticator is itself an MD5 over the packet (and so over the
+// Message-Authenticator), so the HMAC is taken with the authenticator zeroed, as FreeRADIUS
+// computes and checks it; other requests keep their authenticator (RFC 3579 §3.2).
 func requestMA(b []byte, off int, secret []byte) []byte {
-	m := hmac.New(md5.New, secret)
-	m.Write(b[:off])
 	var zero [16]byte
+	m := hmac.New(md5.New, secret)
+	if b[0] == codeAccountingRequest {
+		m.Write(b[:4])
+		m.Write(zero[:])
+		m.Write(b[20:off])
+	} else {
+		m.Write(b[:off])
+	}
 	m.Write(zero[:])
 	m.Write(b[off+16:])
 	return m.Sum(nil)

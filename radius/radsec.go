@@ -94,8 +94,11 @@ func (s *Server) serveTLSConn(c net.Conn) {
 			s.drop(zerolog.Dict().Str("remote", src.String()), "too many requests in flight")
 			continue
 		}
+		if !s.track() {
+			<-s.sem
+			return // shutting down: the NAS reconnects to another server
+		}
 		inflight.Add(1)
-		s.wg.Add(1)
 		go func() {
 			defer func() { <-s.sem; s.wg.Done(); inflight.Done() }()
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)

@@ -150,11 +150,23 @@ func (s *Server) Serve(conn net.PacketConn) error {
 		select {
 		case s.sem <- struct{}{}:
 		default:
+			// Full: a retransmit of an answered request still gets its answer (it costs a map
+			// lookup), so NASes do not retry harder exactly when the server is busiest.
+			if reply := s.cachedReply(buf[:n], src); reply != nil {
+				s.duplicates.Add(1)
+				if _, err := conn.WriteTo(reply, addr); err == nil {
+					s.replied.Add(1)
+				}
+				continue
+			}
 			s.drop(zerolog.Dict().Str("remote", src.String()), "too many requests in flight")
 			continue
 		}
+		if !s.track() {
+			<-s.sem
+			return ErrServerClosed
+		}
 		b := append([]byte(nil), buf[:n]...)
-		s.wg.Add(1)
 		go func() {
 			defer func() { <-s.sem; s.wg.Done() }()
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
@@ -170,23 +182,42 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	}
 }
 
-// Shutdown stops reading on every served connection and waits for requests in flight to be
-// answered, or for ctx to end.
+// track counts a request in flight, unless Shutdown has begun. Counted under mu, so
+// Shutdown's Wait sees every request read before it began and none after.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// Shutdown stops reading on every served connection, waits for requests in flight to be
+// answered (or for ctx to end), then closes the connections. The sockets stay open until then
+// so the replies to requests already read still go out.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown.Store(true)
 	for c := range s.conns {
-		c.Close()
+		_ = c.SetReadDeadline(time.Now()) // wakes Serve, which sees shutdown and returns
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	return err
 }
 
 func addrPort(a net.Addr) (netip.AddrPort, bool) {
@@ -350,6 +381,16 @@ func (s *Server) finish(req, resp *radius.Packet, client *Client) ([]byte, error
 		return nil, err
 	}
 	return b, nil
+}
+
+// cachedReply returns the cached answer to a retransmit of b, or nil. The key holds the
+// source, Identifier and the whole Request Authenticator, so only the NAS that sent the request
+// (or someone who saw it) can hit it, and it gets the bytes that NAS already received.
+func (s *Server) cachedReply(b []byte, src netip.AddrPort) []byte {
+	if len(b) < headerLen {
+		return nil
+	}
+	return s.cache.lookup(cacheKey(src, b), time.Now())
 }
 
 func hasAttr(p *radius.Packet, t radius.Type) bool {

@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/tls"
 	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -330,5 +333,205 @@ func TestClientsLongestPrefix(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("Lookup(%s) = %q, want %q", tt.addr, got, tt.want)
 		}
+	}
+}
+
+// An Accounting-Request's Message-Authenticator is computed with the authenticator zeroed (its
+// authenticator is an MD5 over the packet, MA included): FreeRADIUS's radclient signs it so.
+// Checked against the real radclient when it is installed.
+func TestServerAccountingWithMA(t *testing.T) {
+	acct := func(_ context.Context, r *Request) *radius.Packet {
+		return r.Packet.Response(radius.CodeAccountingResponse)
+	}
+	ts := startServer(t, true, acct)
+	c := dial(t, ts.addr)
+
+	p := radius.New(radius.CodeAccountingRequest, ts.secret)
+	_ = rfc2865.UserName_SetString(p, "bob")
+	_ = rfc2869.MessageAuthenticator_Set(p, make([]byte, 16))
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b[4:20])
+	off, _ := findMA(b)
+	m := hmac.New(md5.New, ts.secret)
+	m.Write(b)
+	copy(b[off:], m.Sum(nil))
+	h := md5.New()
+	h.Write(b)
+	h.Write(ts.secret)
+	copy(b[4:20], h.Sum(nil))
+	reply := exchange(t, c, b)
+	if reply == nil || radius.Code(reply[0]) != radius.CodeAccountingResponse {
+		t.Fatalf("Accounting-Request with Message-Authenticator: reply %v", reply)
+	}
+	if !radius.IsAuthenticResponse(reply, b, ts.secret) {
+		t.Fatal("Accounting-Response does not verify")
+	}
+	// Altered after signing: dropped.
+	b[len(b)-1] ^= 1
+	if exchange(t, c, b) != nil {
+		t.Fatal("altered Accounting-Request answered")
+	}
+
+	if _, err := exec.LookPath("radclient"); err != nil {
+		t.Skip("radclient not installed")
+	}
+	for _, withMA := range []bool{false, true} {
+		in := `User-Name = bob, Acct-Status-Type = Start, Acct-Session-Id = "s1"`
+		if withMA {
+			in += ", Message-Authenticator = 0x00"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, "radclient", "-x", "-r", "1", "-t", "2", ts.addr, "acct", string(ts.secret))
+		cmd.Stdin = strings.NewReader(in + "\n")
+		out, _ := cmd.CombinedOutput()
+		cancel()
+		if !strings.Contains(string(out), "Received Accounting-Response") {
+			t.Fatalf("radclient acct (Message-Authenticator %v) got no answer:\n%s", withMA, out)
+		}
+	}
+}
+
+// Shutdown stops reading but answers what was read: a request in flight when it is called
+// still gets its reply, and only then is the socket closed.
+func TestServerShutdownAnswersInFlight(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	ts := startServer(t, true, func(ctx context.Context, r *Request) *radius.Packet {
+		close(entered)
+		<-release
+		return accept(ctx, r)
+	})
+	c := dial(t, ts.addr)
+	req := accessRequest(t, ts.secret, true)
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("request never reached the handler")
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- ts.srv.Shutdown(ctx)
+	}()
+	// Shutdown waits for the request in flight.
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("request in flight at Shutdown got no reply: %v", err)
+	}
+	checkResponse(t, buf[:n], req, ts.secret)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	// Closed now: nothing more is answered.
+	if exchange(t, c, accessRequest(t, ts.secret, true)) != nil {
+		t.Fatal("answered after Shutdown")
+	}
+}
+
+// With every in-flight slot taken, a retransmit of an answered request is still answered from
+// the reply cache; a new request is dropped.
+func TestServerRetransmitAnsweredWhenFull(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	secret := []byte("s3cret-shared")
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	srv := NewServer(NewClients([]Client{{Name: "lo", Prefix: netip.MustParsePrefix("127.0.0.0/8"), Secret: secret, RequireMessageAuthenticator: true}}),
+		Options{Logger: zerolog.Nop(), MaxInFlight: 1, Handler: HandlerFunc(func(ctx context.Context, r *Request) *radius.Packet {
+			if calls.Add(1) == 2 {
+				entered <- struct{}{}
+				<-release
+			}
+			return accept(ctx, r)
+		})})
+	go func() { _ = srv.Serve(conn) }()
+	defer func() {
+		close(release)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	c := dial(t, conn.LocalAddr().String())
+	answered := accessRequest(t, secret, true)
+	first := exchange(t, c, answered)
+	if first == nil {
+		t.Fatal("no answer")
+	}
+	// Take the only slot.
+	other := dial(t, conn.LocalAddr().String())
+	if _, err := other.Write(accessRequest(t, secret, true)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("second request never reached the handler")
+	}
+	if again := exchange(t, c, answered); !bytes.Equal(again, first) {
+		t.Fatalf("retransmit while full: got %x, want the cached %x", again, first)
+	}
+	if exchange(t, c, accessRequest(t, secret, true)) != nil {
+		t.Fatal("a new request was answered with no slot free")
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("handler ran %d times, want 2", calls.Load())
+	}
+}
+
+// After Shutdown a RadSec connection that is still open gets no more requests processed.
+func TestRadSecAfterShutdown(t *testing.T) {
+	pki := newTestPKI(t)
+	tc, err := TLSConfig(pki.certFile, pki.keyFile, pki.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	srv := NewServer(NewClients([]Client{{Name: "lo", Prefix: netip.MustParsePrefix("127.0.0.0/8"), Secret: []byte("x"), RequireMessageAuthenticator: true}}),
+		Options{Logger: zerolog.Nop(), Handler: HandlerFunc(func(ctx context.Context, r *Request) *radius.Packet {
+			calls.Add(1)
+			return accept(ctx, r)
+		})})
+	go func() { _ = srv.ServeTLS(l) }()
+	defer l.Close()
+	c, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(accessRequest(t, radsecSecret, true)); err != nil {
+		return // closed already: fine
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 4096)); err == nil {
+		t.Fatalf("answered (%d bytes) after Shutdown", n)
+	}
+	if calls.Load() != 0 {
+		t.Fatal("the handler ran after Shutdown")
 	}
 }
