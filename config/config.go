@@ -21,6 +21,7 @@ type Config struct {
 	Authorization []AuthorizationRule `yaml:"authorization"`
 	SMS           SMSConfig           `yaml:"sms"`
 	Metrics       MetricsConfig       `yaml:"metrics"`
+	Audit         AuditConfig         `yaml:"audit"`
 
 	// Warnings are problems that do not stop radmfa from starting, each "path: line N: msg";
 	// the caller logs them once at startup.
@@ -45,6 +46,11 @@ type RadSecConfig struct {
 	CertFile string `yaml:"cert_file"` // server certificate (PEM)
 	KeyFile  string `yaml:"key_file"`
 	CAFile   string `yaml:"ca_file"` // CAs that sign client certificates
+}
+
+// AuditConfig is the audit trail.
+type AuditConfig struct {
+	Retention Duration `yaml:"retention"` // rows older than this are deleted; default 90 days; 0 keeps all
 }
 
 // MetricsConfig is the Prometheus and health listener.
@@ -76,6 +82,12 @@ type ClientConfig struct {
 	FailmodeGroups []string `yaml:"failmode_groups"`
 	// RateLimit caps requests per second from this NAS (0: no cap); excess is rejected at once.
 	RateLimit int `yaml:"rate_limit"`
+	// AppPasswords accepts users' app passwords on this NAS (when mfa.app_passwords is on).
+	AppPasswords *bool `yaml:"app_passwords"` // default true
+	// RememberDevices skips MFA for a device that passed it within this long (0: off); the
+	// device is identified by RememberAttribute (Calling-Station-Id by default).
+	RememberDevices   Duration `yaml:"remember_devices"`
+	RememberAttribute string   `yaml:"remember_attribute"`
 
 	// Prefix is Address parsed (a bare IP as /32 or /128), so the listener need not parse again.
 	Prefix netip.Prefix `yaml:"-"`
@@ -235,6 +247,12 @@ type MFAConfig struct {
 	EnrollURL        string        `yaml:"enroll_url"`        // shown to unenrolled users
 	Lockout          LockoutConfig `yaml:"lockout"`
 	Prompts          PromptsConfig `yaml:"prompts"`
+	// AppPasswords is the global "allow users to create app passwords" switch.
+	AppPasswords bool `yaml:"app_passwords"`
+	// FraudCode typed at a challenge prompt reports the sign-in as not the user's and blocks
+	// the account; FraudWebhook is POSTed a JSON alert. Empty: off.
+	FraudCode    Secret `yaml:"fraud_code"`
+	FraudWebhook string `yaml:"fraud_webhook"`
 }
 
 // LockoutConfig is per-user brute-force protection.

@@ -43,6 +43,7 @@ func (v *validator) validate(c *Config) {
 	v.username(&c.LDAP.Username)
 	v.policy(c)
 	v.sms(c)
+	v.mfaExtra(c)
 	v.store(&c.Store)
 	v.mfa(&c.MFA)
 	v.totp(&c.TOTP)

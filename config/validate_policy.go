@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"text/template"
@@ -54,6 +55,13 @@ var actions = []string{ActionRequireMFA, ActionPasswordOnly, ActionDeny}
 func (v *validator) policy(c *Config) {
 	p := &c.Policy
 	v.oneOf(&p.Default, "policy.default", DefaultPolicyAction, actions...)
+	// The State carries rule and authorization indices in one byte each.
+	if len(p.Rules) > 254 {
+		v.errorf("policy.rules", "at most 254 rules, got %d", len(p.Rules))
+	}
+	if len(c.Authorization) > 255 {
+		v.errorf("authorization", "at most 255 entries, got %d", len(c.Authorization))
+	}
 	names := map[string]int{}
 	clients := map[string]bool{}
 	for _, cl := range c.Radius.Clients {
@@ -154,6 +162,17 @@ func (v *validator) clientModes(c *Config) {
 		}
 		if cl.RateLimit < 0 {
 			v.errorf(p+".rate_limit", msgIntAtLeast, 0, cl.RateLimit)
+		}
+		if cl.AppPasswords == nil {
+			on := true
+			cl.AppPasswords = &on
+		}
+		if cl.RememberDevices < 0 || cl.RememberDevices > Duration(365*24*time.Hour) {
+			v.errorf(p+".remember_devices", "must be between 0 (off) and 8760h, got %s", cl.RememberDevices)
+		}
+		defaultString(&cl.RememberAttribute, "Calling-Station-Id")
+		if _, ok := RememberAttribute(cl.RememberAttribute); !ok {
+			v.errorf(p+".remember_attribute", msgOneOf, cl.RememberAttribute, "Calling-Station-Id, Called-Station-Id, NAS-Port-Id or Framed-IP-Address")
 		}
 	}
 	r := &c.Radius
@@ -290,5 +309,39 @@ func (v *validator) sms(c *Config) {
 		if len(cc) < 1 || len(cc) > 3 || strings.Trim(cc, "0123456789") != "" {
 			v.errorf("sms.default_country", "must be a calling code such as 1 or 44")
 		}
+	}
+}
+
+// RememberAttribute returns the type number of a request attribute that can identify a
+// device for remember_devices.
+func RememberAttribute(name string) (int, bool) {
+	switch name {
+	case "Calling-Station-Id":
+		return 31, true
+	case "Called-Station-Id":
+		return 30, true
+	case "NAS-Port-Id":
+		return 87, true
+	case "Framed-IP-Address":
+		return 8, true
+	}
+	return 0, false
+}
+
+func (v *validator) mfaExtra(c *Config) {
+	m := &c.MFA
+	if fc := m.FraudCode.Reveal(); fc != "" && (len(fc) < 4 || len(fc) > 12) {
+		v.errorf("mfa.fraud_code", "must be 4 to 12 characters")
+	}
+	if m.FraudWebhook != "" {
+		u, err := url.Parse(m.FraudWebhook)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf("mfa.fraud_webhook", "must be an http(s) URL")
+		}
+	}
+	if !v.keys.isSet("audit.retention") {
+		c.Audit.Retention = Duration(90 * 24 * time.Hour)
+	} else if c.Audit.Retention < 0 {
+		v.errorf("audit.retention", "must be 0 (keep everything) or more, got %s", c.Audit.Retention)
 	}
 }

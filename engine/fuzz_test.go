@@ -77,28 +77,35 @@ func nilIfEmpty(b []byte) []byte {
 	return b
 }
 
-// TestKnownBugGrantLimits: grant.encode writes the policy rule index as byte(rule+1) and every
-// field length as one byte, with nothing to stop larger values. Config validation does not cap
-// policy.rules, so a sign-in decided by rule 255 or later comes back from the State as another
-// rule (255 → the default, 300 → rule 44): the final Accept then carries that rule's name in the
-// log and its Session-Timeout. authzFor can return 256 indices, whose length byte wraps to 0 and
-// makes the State undecodable (invalid_state). Skipped unless RADMFA_KNOWN_BUGS=1.
-func TestKnownBugGrantLimits(t *testing.T) {
-	if os.Getenv("RADMFA_KNOWN_BUGS") == "" {
-		t.Skip("known bug (engine/grant.go encode): set RADMFA_KNOWN_BUGS=1 to see it fail")
+// TestGrantLimits: the rule index and every field length travel as one byte. Grants that do
+// not fit are refused before sealing (fits), config check caps policy.rules at 254 and
+// authorization at 255, and what fits round-trips exactly.
+func TestGrantLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		g    grant
+		fits bool
+	}{
+		{"default rule", grant{rule: -1}, true},
+		{"rule 254", grant{rule: 254}, true},
+		{"rule 255", grant{rule: 255}, false},
+		{"rule 300", grant{rule: 300}, false},
+		{"255 authorization indices", grant{rule: -1, authz: make([]byte, 255)}, true},
+		{"256 authorization indices", grant{rule: -1, authz: make([]byte, 256)}, false},
 	}
-	for _, rule := range []int{254, 255, 300} {
-		got, err := decodeGrant(grant{rule: rule}.encode())
-		if err != nil || got.rule != rule {
-			t.Errorf("rule %d: decoded as rule %d (err %v)", rule, got.rule, err)
-		}
-	}
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
-	}
-	if _, err := decodeGrant(grant{rule: -1, authz: all}.encode()); err != nil {
-		t.Errorf("256 authorization rules: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.g.fits(); got != tt.fits {
+				t.Fatalf("fits = %v, want %v", got, tt.fits)
+			}
+			if !tt.fits {
+				return
+			}
+			got, err := decodeGrant(tt.g.encode())
+			if err != nil || got.rule != tt.g.rule || len(got.authz) != len(tt.g.authz) {
+				t.Fatalf("round trip: %+v, %v", got, err)
+			}
+		})
 	}
 }
 

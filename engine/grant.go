@@ -66,6 +66,20 @@ func (g grant) encode() []byte {
 	return b
 }
 
+// fits reports whether encode can carry g exactly: the rule index and every field length
+// travel as one byte.
+func (g grant) fits() bool {
+	if g.rule < -1 || g.rule > 254 {
+		return false
+	}
+	for _, f := range [][]byte{g.authz, []byte(g.phone), g.codeHash, g.nonce, g.secret, g.confirm, g.class} {
+		if len(f) > 255 {
+			return false
+		}
+	}
+	return true
+}
+
 func decodeGrant(b []byte) (grant, error) {
 	if len(b) < 5 {
 		return grant{}, errGrant

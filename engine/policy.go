@@ -99,8 +99,8 @@ type AuthzRule struct {
 func authzFor(rules []AuthzRule, nas string, groups []string) []byte {
 	var idx []byte
 	for i, r := range rules {
-		if i > 255 {
-			break
+		if i > 254 {
+			break // config allows at most 255 entries; indices travel as one byte
 		}
 		if len(r.NAS) > 0 && !slices.Contains(r.NAS, nas) {
 			continue

@@ -61,6 +61,7 @@ type Stats struct {
 type Server struct {
 	opts    Options
 	log     zerolog.Logger
+	dropLog zerolog.Logger // log, sampled
 	clients atomic.Pointer[Clients]
 	cache   *replyCache
 	sem     chan struct{}
@@ -88,11 +89,12 @@ func NewServer(clients *Clients, opts Options) *Server {
 		opts.RequestTimeout = 30 * time.Second
 	}
 	s := &Server{
-		opts:  opts,
-		log:   opts.Logger,
-		cache: newReplyCache(opts.DuplicateWindow, opts.MaxCached),
-		sem:   make(chan struct{}, opts.MaxInFlight),
-		conns: map[net.PacketConn]struct{}{},
+		opts:    opts,
+		log:     opts.Logger,
+		dropLog: opts.Logger.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}}),
+		cache:   newReplyCache(opts.DuplicateWindow, opts.MaxCached),
+		sem:     make(chan struct{}, opts.MaxInFlight),
+		conns:   map[net.PacketConn]struct{}{},
 	}
 	s.clients.Store(clients)
 	return s
@@ -234,7 +236,9 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 
 func (s *Server) drop(fields *zerolog.Event, reason string) {
 	s.dropped.Add(1)
-	s.log.Warn().Dict("packet", fields).Str("reason", reason).Msg("radius: packet dropped")
+	// A flood of garbage must not become a flood of log lines: a burst is logged, then one
+	// line a second; the count is in Stats (and the metrics).
+	s.dropLog.Warn().Dict("packet", fields).Str("reason", reason).Msg("radius: packet dropped")
 }
 
 // Process handles one raw packet from src and returns the raw reply, or nil to send nothing.

@@ -414,7 +414,7 @@ func buildHostileCases(t *testing.T, n *node, victim, vpw string, vsecret []byte
 		return b
 	}
 	vcode := func() string { return code(t, vsecret) }
-	state := firstLeg(t, n, victim, vpw)   // the victim's real State
+	state := firstLeg(t, n, victim, vpw)    // the victim's real State
 	state2 := firstLeg(t, n, victim2, v2pw) // another user's real State
 
 	// --- The wire: lengths and attribute framing. ---

@@ -100,8 +100,8 @@ type loadSock struct {
 
 type loadResult struct {
 	sent, answered, unanswered, retransmits, identical, retransmitLost, busyIDs atomic.Int64
-	mismatches                                                                 []string
-	mu                                                                         sync.Mutex
+	mismatches                                                                  []string
+	mu                                                                          sync.Mutex
 }
 
 // read collects answers on s: a first answer to a request marked for retransmission sends the
