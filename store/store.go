@@ -73,6 +73,9 @@ type AuditEvent struct {
 	Result           string // "accept", "reject", "challenge", or an admin verb's outcome
 	Reason           string
 	Detail           string
+	// Fraud: the user reported this event as "this wasn't me" (MarkFraud). Only the Portal
+	// queries (AuditReport) read it back.
+	Fraud bool
 }
 
 // AuditFilter selects audit events; zero fields do not filter.
@@ -142,4 +145,96 @@ type Store interface {
 	// Ping checks the database answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ErrLimit: the user already has as many of something (app passwords) as allowed.
+var ErrLimit = errors.New("store: limit reached")
+
+// MaxAppPasswords is how many app passwords one user may hold, as in the rollout documents.
+const MaxAppPasswords = 40
+
+// AppPassword is a password for one app that cannot do MFA (legacy mail clients, some VPN
+// clients): it stands in for the directory password and the second factor together.
+type AppPassword struct {
+	ID         int64
+	Username   string
+	Name       string // what the user called it ("Phone mail")
+	Hash       string // argon2id PHC string (factors.HashAppPassword); never the password
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used
+}
+
+// Device is a remembered device: MFA is not asked again from it until ExpiresAt.
+type Device struct {
+	Username  string
+	ID        string // DeviceID of the device attribute (Calling-Station-Id): hex SHA-256, never the raw value
+	Label     string // shown to the user, e.g. a masked address
+	NAS       string // the NAS client it signed in through
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+}
+
+// Block is a user blocked from signing in, by a fraud report or an administrator.
+type Block struct {
+	Username string
+	Reason   string
+	Since    time.Time
+}
+
+// SummaryRow counts one user's sign-ins (audit kind "auth") on one UTC day.
+type SummaryRow struct {
+	Day        time.Time // midnight UTC
+	Username   string
+	Accepts    int
+	Rejects    int
+	Challenges int
+	Fraud      int            // events the user reported as not theirs
+	Reasons    map[string]int // by reason, every result; never nil
+}
+
+// Portal is what the self-service portal and the admin pages need beyond Store: app
+// passwords, remembered devices, fraud blocks and reports. Both backends implement it.
+type Portal interface {
+	// AddAppPassword stores a new app password hash; ErrLimit when the user already has max.
+	// The limit holds against concurrent adds on any node.
+	AddAppPassword(ctx context.Context, username, name, hash string, max int) (AppPassword, error)
+	// ListAppPasswords returns the user's app passwords, oldest first.
+	ListAppPasswords(ctx context.Context, username string) ([]AppPassword, error)
+	// DeleteAppPassword deletes one of the user's app passwords; ErrNotFound when the user has
+	// no app password with that ID (another user's ID is not found either).
+	DeleteAppPassword(ctx context.Context, username string, id int64) error
+	// DeleteAppPasswords deletes all the user's app passwords and returns how many.
+	DeleteAppPasswords(ctx context.Context, username string) (int, error)
+	// TouchAppPassword records a use; ErrNotFound if the ID is gone.
+	TouchAppPassword(ctx context.Context, id int64, now time.Time) error
+
+	// RememberDevice inserts or refreshes (label, NAS, last seen, expiry) a device by
+	// (Username, ID). ID must be a DeviceID.
+	RememberDevice(ctx context.Context, d Device) error
+	// DeviceRemembered reports whether the device is remembered for the user and not expired.
+	DeviceRemembered(ctx context.Context, username, id string, now time.Time) (bool, error)
+	// ListDevices returns the user's devices, expired ones included, most recently seen first.
+	ListDevices(ctx context.Context, username string) ([]Device, error)
+	// ForgetDevice forgets one device; ErrNotFound if the user has no such device.
+	ForgetDevice(ctx context.Context, username, id string) error
+	// ForgetDevices forgets all the user's devices and returns how many.
+	ForgetDevices(ctx context.Context, username string) (int, error)
+
+	// SetBlocked blocks (with a reason) or unblocks the user. Blocking an already blocked user
+	// replaces the reason and time; unblocking a user who is not blocked is not an error.
+	SetBlocked(ctx context.Context, username string, blocked bool, reason string, now time.Time) error
+	// Blocked reports whether the user is blocked, and why.
+	Blocked(ctx context.Context, username string) (bool, string, error)
+	// ListBlocked returns every blocked user, most recent first.
+	ListBlocked(ctx context.Context) ([]Block, error)
+	// MarkFraud flags the audit event as reported fraud. Only the user's own events can be
+	// flagged: ErrNotFound when the event does not exist or belongs to someone else.
+	MarkFraud(ctx context.Context, auditID int64, username string) error
+
+	// AuditReport is QueryAudit with each event's Fraud flag.
+	AuditReport(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// AuditSummary counts sign-ins (kind "auth") at or after since, per user per UTC day,
+	// ordered by day then username.
+	AuditSummary(ctx context.Context, since time.Time) ([]SummaryRow, error)
 }
