@@ -26,6 +26,20 @@ var funcs = template.FuncMap{
 	"stamp":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"result": resultLabel,
 	"reason": reasonLabel,
+	"method": methodLabel,
+}
+
+// methodLabel words a sign-in's factor for its user.
+func methodLabel(f string) string {
+	switch f {
+	case "totp":
+		return "authenticator app"
+	case "sms":
+		return "text message"
+	case "app_password":
+		return "app password"
+	}
+	return f
 }
 
 // resultLabel words a sign-in's result for its user.

@@ -194,9 +194,10 @@ func startPortalEnv(t *testing.T) *portalEnv {
 	addr := freeTCPAddr(t)
 	cert, key := portalCert(t)
 	env.n = startNode(t, d, nodeConfig{
-		MFAExtra: "  remember_devices: 720h\n",
-		Extra: fmt.Sprintf("portal:\n  listen: %s\n  cert_file: %s\n  key_file: %s\n  admin_group: vpn-admins\n"+
-			"  allow_app_passwords: true\n", addr, cert, key),
+		MFAExtra:    "  app_passwords: true\n",
+		ClientExtra: "      remember_devices: 720h\n",
+		Extra: fmt.Sprintf("portal:\n  listen: %s\n  cert_file: %s\n  key_file: %s\n  admin_group: vpn-admins\n",
+			addr, cert, key),
 	})
 	env.st = portalStore(t, env.n)
 	env.base = "https://" + addr
@@ -501,7 +502,8 @@ func TestPortalBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.open("/devices", "table")
-	if !strings.Contains(b.text("table"), "203.0.113.*") || strings.Contains(b.text("main"), station) {
+	if !strings.Contains(b.text("table"), "198.51.100.*") ||
+		!b.eval(`document.querySelectorAll('form[action="/devices/forget"]').length === 2`) {
 		t.Fatalf("devices page: %q", b.text("main"))
 	}
 	b.shot("06-devices")
