@@ -137,7 +137,8 @@ func render(d *data) string {
 	w("run's), and every run is listed under Raw results. ")
 	w("Every process (slapd, FreeRADIUS, radmfa, the load generator) shares the same cores on loopback, ")
 	w("so the figures compare systems on this machine, not absolute capacities. Runs are short: ")
-	w("expect ±15 %% between two runs of the same row.\n\n")
+	w("expect ±15 %% between two runs of the same row, more when other processes competed (last ")
+	w("column). CPU per flow, each process's own, is the figure least disturbed by other load.\n\n")
 
 	w("## Targets (C = 32)\n\n")
 	targets(&b, d)
@@ -252,16 +253,20 @@ type ratio struct {
 }
 
 func ratios(b *strings.Builder, d *data, rs []ratio) {
-	fmt.Fprintf(b, "\n| ratio | C | flows/s | p99 |\n| --- | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "\n| ratio | C | flows/s | p99 | server CPU per flow |\n| --- | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rs {
 		for _, c := range d.cs {
 			x, ok1 := d.get(r.a, c)
 			y, ok2 := d.get(r.b, c)
 			if !ok1 || !ok2 || y.Rate == 0 || y.P99 == 0 {
-				fmt.Fprintf(b, "| %s | %d | — | — |\n", r.name, c)
+				fmt.Fprintf(b, "| %s | %d | — | — | — |\n", r.name, c)
 				continue
 			}
-			fmt.Fprintf(b, "| %s | %d | %.2f× | %.2f× |\n", r.name, c, x.Rate/y.Rate, x.P99/y.P99)
+			cpuRatio := "—"
+			if r.a.server != "" && r.b.server != "" && y.CPUPer1k[r.b.server] > 0 {
+				cpuRatio = fmt.Sprintf("%.2f×", x.CPUPer1k[r.a.server]/y.CPUPer1k[r.b.server])
+			}
+			fmt.Fprintf(b, "| %s | %d | %.2f× | %.2f× | %s |\n", r.name, c, x.Rate/y.Rate, x.P99/y.P99, cpuRatio)
 		}
 	}
 }
