@@ -17,7 +17,7 @@ import (
 
 func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: radmfa user enroll|show|delete|state|list|unlock …", errUsage)
+		return fmt.Errorf("%w: radmfa user enroll|show|delete|state|method|phone|resync|list|unlock …", errUsage)
 	}
 	verb := args[0]
 	fs, cfgPath := newFlags("user " + verb)
@@ -28,7 +28,8 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]int{"enroll": 1, "show": 1, "delete": 1, "state": 2, "list": 0, "unlock": 1}
+	want := map[string]int{"enroll": 1, "show": 1, "delete": 1, "state": 2, "method": 2, "phone": 2, "resync": 3,
+		"list": 0, "unlock": 1}
 	n, ok := want[verb]
 	if !ok {
 		return fmt.Errorf("%w: unknown user command %q", errUsage, verb)
@@ -71,6 +72,12 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		auditAdmin(ctx, st, cfg, pos[0], "state "+pos[1])
 		fmt.Fprintf(stdout, "%s: state %s\n", pos[0], pos[1])
+	case "method":
+		return userMethod(ctx, st, cfg, pos[0], pos[1], stdout)
+	case "phone":
+		return userPhone(ctx, st, cfg, pos[0], pos[1], stdout)
+	case "resync":
+		return userResync(ctx, st, cfg, pos[0], pos[1], pos[2], time.Now(), stdout)
 	case "unlock":
 		if err := st.Unlock(ctx, pos[0]); err != nil {
 			return err
@@ -122,6 +129,82 @@ func userEnroll(ctx context.Context, st store.Store, cfg *config.Config, user, s
 	return nil
 }
 
+// userMethod sets the factor a user is asked for first: totp, sms (texted at once, without the
+// choice prompt) or none (no preference).
+func userMethod(ctx context.Context, st store.Store, cfg *config.Config, user, method string, w io.Writer) error {
+	value := method
+	switch method {
+	case "totp", "sms":
+	case "none":
+		value = ""
+	default:
+		return fmt.Errorf("%w: method must be totp, sms or none", errUsage)
+	}
+	if err := st.SetMethod(ctx, user, value); err != nil {
+		return err
+	}
+	auditAdmin(ctx, st, cfg, user, "method "+method)
+	fmt.Fprintf(w, "%s: method %s\n", user, method)
+	return nil
+}
+
+// userPhone sets the number texts go to instead of the directory's, or clears it with none.
+// The number is stored in E.164 form; national numbers need sms.default_country.
+func userPhone(ctx context.Context, st store.Store, cfg *config.Config, user, raw string, w io.Writer) error {
+	phone := ""
+	if raw != "none" {
+		p, err := factors.NormalizePhone(raw, cfg.SMS.DefaultCountry)
+		if err != nil {
+			return fmt.Errorf("phone number for %s: %w", user, err)
+		}
+		phone = p
+	}
+	if err := st.SetPhone(ctx, user, phone); err != nil {
+		return err
+	}
+	if phone == "" {
+		auditAdmin(ctx, st, cfg, user, "phone cleared")
+		fmt.Fprintf(w, "%s: phone cleared (the directory's number is used)\n", user)
+		return nil
+	}
+	auditAdmin(ctx, st, cfg, user, "phone "+factors.MaskPhone(phone))
+	fmt.Fprintf(w, "%s: phone %s\n", user, phone)
+	return nil
+}
+
+// resyncWindow is how far from now resync looks for a token's clock: ±10 minutes.
+const resyncWindow = 10 * time.Minute
+
+// userResync finds a token whose clock is off by more than the skew from two consecutive codes,
+// stores the offset so later codes are checked around it, and spends both codes.
+func userResync(ctx context.Context, st store.Store, cfg *config.Config, user, code1, code2 string, now time.Time, w io.Writer) error {
+	u, err := st.GetUser(ctx, user)
+	if err != nil {
+		return notFound(err, user)
+	}
+	if len(u.TOTPSecret) == 0 {
+		return fmt.Errorf("%s has no authenticator app enrolled", user)
+	}
+	totp := totpConfig(cfg.TOTP)
+	steps := int(resyncWindow / totp.Period)
+	m, ok := totp.Resync(u.TOTPSecret, code1, code2, now, steps)
+	if !ok {
+		return fmt.Errorf("%s: the two codes are not consecutive codes of the app within %s of now; "+
+			"type two codes in a row, as the app shows them", user, resyncWindow)
+	}
+	fresh, err := st.UseTOTPStep(ctx, user, m.Step, m.Drift)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return fmt.Errorf("%s: these codes were already used; wait for the app to show new ones", user)
+	}
+	auditAdmin(ctx, st, cfg, user, fmt.Sprintf("resync drift %+d", m.Drift))
+	fmt.Fprintf(w, "%s: resynchronised, the app's clock is %+d steps (%s) off\n", user, m.Drift,
+		time.Duration(m.Drift)*totp.Period)
+	return nil
+}
+
 func userShow(ctx context.Context, st store.Store, user string, w io.Writer) error {
 	u, err := st.GetUser(ctx, user)
 	if err != nil {
@@ -137,6 +220,9 @@ func userShow(ctx context.Context, st store.Store, user string, w io.Writer) err
 	}
 	if u.TOTPLastStep > 0 {
 		fmt.Fprintf(w, "last code: %s\n", time.Unix(u.TOTPLastStep*30, 0).UTC().Format(time.RFC3339))
+	}
+	if u.TOTPDrift != 0 {
+		fmt.Fprintf(w, "drift:    %+d steps (the app's clock is off; see user resync)\n", u.TOTPDrift)
 	}
 	if !locked.IsZero() {
 		fmt.Fprintf(w, "locked until: %s\n", locked.UTC().Format(time.RFC3339))
