@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +16,9 @@ import (
 
 	"github.com/radmfa/radmfa/challenge"
 	"github.com/radmfa/radmfa/ldapauth"
+	"github.com/radmfa/radmfa/radius/dict"
 	"github.com/radmfa/radmfa/store"
+	"github.com/radmfa/radmfa/upstream"
 )
 
 func TestNewRequires(t *testing.T) {
@@ -315,4 +320,228 @@ func TestStateFromAnotherKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.do(rq{user: "alice", pass: h.code("alice", 0), state: st}).want(t, radius.CodeAccessReject, ReasonInvalidState)
+}
+
+// TestSourceLimit: failures from one Calling-Station-Id across usernames (password spraying)
+// refuse that address for the rest of the window, before the directory is asked.
+func TestSourceLimit(t *testing.T) {
+	const caller = "203.0.113.9"
+	h := newHarness(t, withOpts(func(o *Options) { o.SourceThreshold, o.SourceWindow = 3, 10*time.Minute }))
+	h.enrollTOTP("alice")
+	h.enrollTOTP("bob")
+
+	// Sign-ins that work do not count.
+	for range 3 {
+		st := h.challenge(rq{user: "alice", pass: "alice-pw", callerID: caller})
+		h.clk.Advance(30 * time.Second)
+		h.do(rq{user: "alice", pass: h.code("alice", 0), state: st, callerID: caller}).want(t, radius.CodeAccessAccept, ReasonMFA)
+	}
+	h.do(rq{user: "nobody", pass: "x", callerID: caller}).want(t, radius.CodeAccessReject, ReasonUnknownUser)
+	h.do(rq{user: "bob", pass: "wrong", callerID: caller}).want(t, radius.CodeAccessReject, ReasonBadPassword)
+	st := h.challenge(rq{user: "alice", pass: "alice-pw", callerID: caller})
+	h.do(rq{user: "alice", pass: "000000", state: st, callerID: caller}).want(t, radius.CodeAccessReject, ReasonWrongCode)
+
+	auth, _ := h.dir.calls()
+	got := h.do(rq{user: "bob", pass: "bob-pw", callerID: caller})
+	got.want(t, radius.CodeAccessReject, ReasonSourceLimited)
+	if got.msg() != msgFailed {
+		t.Errorf("Reply-Message %q", got.msg())
+	}
+	if a, _ := h.dir.calls(); a != auth {
+		t.Error("a refused source reached the directory")
+	}
+	// Other sources, and requests without a Calling-Station-Id, are not affected.
+	h.challenge(rq{user: "bob", pass: "bob-pw", callerID: "203.0.113.10"})
+	h.challenge(rq{user: "bob", pass: "bob-pw"})
+	// The next window starts afresh.
+	h.clk.Advance(10 * time.Minute)
+	h.challenge(rq{user: "bob", pass: "bob-pw", callerID: caller})
+}
+
+// TestSharedStoreRetransmit: with several nodes on one store, a retransmit that reaches
+// another node is answered again but its failure is not counted twice.
+func TestSharedStoreRetransmit(t *testing.T) {
+	h := newHarness(t, withOpts(func(o *Options) {
+		o.SharedStore = true
+		o.PasswordLockout.Threshold = 2
+		o.SourceThreshold, o.SourceWindow = 2, 10*time.Minute
+	}))
+	h.enrollTOTP("alice")
+	b := h.variant(func(*Options) {})
+	p := rq{user: "alice", pass: "wrong", callerID: "203.0.113.9"}.packet(t)
+	h.serve(h.e, p, "", "").want(t, radius.CodeAccessReject, ReasonBadPassword)
+	got := h.serve(b, p, "", "")
+	got.want(t, radius.CodeAccessReject, ReasonBadPassword)
+	if !strings.Contains(got.d.detail(), "not counted again") {
+		t.Errorf("detail %q", got.d.detail())
+	}
+	if !h.lockedUntil("alice").IsZero() {
+		t.Fatal("one wrong password, sent twice, locked the account")
+	}
+	// A new request is a new failure.
+	h.do(rq{user: "alice", pass: "wrong"}).want(t, radius.CodeAccessReject, ReasonBadPassword)
+	if h.lockedUntil("alice").IsZero() {
+		t.Fatal("two wrong passwords did not lock the account")
+	}
+}
+
+// TestSharedStoreRetransmitIsTheSamePacket: only a byte-identical request is a retransmit.
+// Engine bug: ServeRADIUS (engine.go, SharedStore) keys the marker on NAS, Request
+// Authenticator and User-Name only, so requests that reuse an authenticator with another
+// password (another Identifier, so the radius reply cache does not catch them) are all
+// "retransmits": none is counted, and whoever holds the NAS secret guesses passwords with no
+// lockout and no source limit.
+func TestSharedStoreRetransmitIsTheSamePacket(t *testing.T) {
+	h := newHarness(t, withOpts(func(o *Options) {
+		o.SharedStore = true
+		o.PasswordLockout.Threshold = 3
+	}))
+	h.enrollTOTP("alice")
+	auth := bytes.Repeat([]byte{0x42}, 16)
+	for i, guess := range []string{"guess-1", "guess-2", "guess-3"} {
+		h.do(rq{user: "alice", pass: guess, auth: auth, id: byte(i)}).want(t, radius.CodeAccessReject, ReasonBadPassword)
+	}
+	if h.lockedUntil("alice").IsZero() {
+		t.Fatal("three different wrong passwords under one Request Authenticator did not lock the account")
+	}
+}
+
+// TestSharedStoreSecondLegRetransmit: the retransmit of an accepted code, answered by another
+// node, must not turn into a reject (the NAS retransmitted because the Accept was lost, so the
+// reject is what the user gets). Engine bug: the second node runs checkTOTP again and the spent
+// step makes it replayed_code; the engine keeps no record of the first answer.
+func TestSharedStoreSecondLegRetransmit(t *testing.T) {
+	h := newHarness(t, withOpts(func(o *Options) { o.SharedStore = true }))
+	h.enrollTOTP("alice")
+	b := h.variant(func(*Options) {})
+	st := h.challenge(rq{user: "alice", pass: "alice-pw"})
+	p := rq{user: "alice", pass: h.code("alice", 0), state: st}.packet(t)
+	h.serve(h.e, p, "", "").want(t, radius.CodeAccessAccept, ReasonMFA)
+	got := h.serve(b, p, "", "")
+	if got.code() != radius.CodeAccessAccept {
+		t.Fatalf("retransmit of an accepted answer on another node: %v", got)
+	}
+}
+
+// upstreamServer is a RADIUS server on loopback that accepts up-pw (with a Class) and rejects
+// everything else.
+func upstreamServer(t *testing.T) string {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &radius.PacketServer{
+		SecretSource: radius.StaticSecretSource([]byte("up-secret")),
+		Handler: radius.HandlerFunc(func(w radius.ResponseWriter, r *radius.Request) {
+			code := radius.CodeAccessReject
+			if rfc2865.UserPassword_GetString(r.Packet) == "up-pw" {
+				code = radius.CodeAccessAccept
+			}
+			resp := r.Response(code)
+			if code == radius.CodeAccessAccept {
+				_ = rfc2865.Class_AddString(resp, "upstream-class")
+			}
+			_ = w.Write(resp)
+		}),
+	}
+	go func() { _ = srv.Serve(conn) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return conn.LocalAddr().String()
+}
+
+// deadAddr is a loopback UDP port nobody answers on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.LocalAddr().String()
+	c.Close()
+	return addr
+}
+
+// TestUpstreamPrimary: the password checked by an upstream RADIUS server, groups from the
+// directory when it knows the user.
+func TestUpstreamPrimary(t *testing.T) {
+	live := upstreamServer(t)
+	tests := []struct {
+		name   string
+		addr   string
+		user   string
+		pass   string
+		code   radius.Code
+		reason string
+		filter string // Filter-Id from the user's groups on the final Accept
+	}{
+		{name: "accept, groups from the directory", addr: live, user: "bob", pass: "up-pw",
+			code: radius.CodeAccessChallenge, reason: ReasonChallenge, filter: "admins"},
+		{name: "unknown to the directory: no groups", addr: live, user: "zoe", pass: "up-pw",
+			code: radius.CodeAccessChallenge, reason: ReasonChallenge},
+		{name: "upstream rejects", addr: live, user: "bob", pass: "wrong",
+			code: radius.CodeAccessReject, reason: ReasonBadPassword},
+		{name: "empty password", addr: live, user: "bob", pass: "",
+			code: radius.CodeAccessReject, reason: ReasonEmptyPassword},
+		{name: "upstream silent", addr: deadAddr(t), user: "bob", pass: "up-pw",
+			code: radius.CodeAccessReject, reason: ReasonDirectoryDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			client := upstream.New([]upstream.Server{{Addr: tt.addr, Secret: []byte("up-secret")}}, 300*time.Millisecond, 0, "radmfa")
+			e := h.variant(func(o *Options) {
+				o.Primary = UpstreamPrimary(client, h.dir)
+				o.Authorization = []AuthzRule{{Group: "vpn-admins", Attrs: []dict.AVP{mustAVP(t, "Filter-Id", "admins")}}}
+				o.PasswordLockout.Threshold = 1
+			})
+			h.enrollTOTP(tt.user)
+			got := h.doOn(e, rq{user: tt.user, pass: tt.pass})
+			got.want(t, tt.code, tt.reason)
+			if locked := !h.lockedUntil(tt.user).IsZero(); locked != (tt.reason == ReasonBadPassword) {
+				t.Errorf("locked %v", locked)
+			}
+			if tt.code == radius.CodeAccessChallenge {
+				fin := h.doOn(e, rq{user: tt.user, pass: h.code(tt.user, 0), state: got.state()})
+				fin.want(t, radius.CodeAccessAccept, ReasonMFA)
+				if f := rfc2865.FilterID_GetString(fin.p); f != tt.filter {
+					t.Errorf("Filter-Id %q, want %q", f, tt.filter)
+				}
+			}
+		})
+	}
+}
+
+// TestUpstreamClassRelayed: upstream.Result documents its Class attributes as "relayed on
+// radmfa's own Accept". Engine bug: upstreamPrimary.Authenticate (upstream.go) discards the
+// Result, and neither the identity nor the grant can carry it, so the Class an upstream
+// server (e.g. NPS, for its accounting or VPN group mapping) set never reaches the NAS.
+func TestUpstreamClassRelayed(t *testing.T) {
+	live := upstreamServer(t)
+	for _, mfa := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mfa=%v", mfa), func(t *testing.T) {
+			h := newHarness(t)
+			client := upstream.New([]upstream.Server{{Addr: live, Secret: []byte("up-secret")}}, time.Second, 0, "radmfa")
+			e := h.variant(func(o *Options) { o.Primary = UpstreamPrimary(client, h.dir) })
+			if mfa {
+				h.enrollTOTP("alice")
+			} else {
+				h.setState("alice", store.StateDisabled)
+			}
+			got := h.doOn(e, rq{user: "alice", pass: "up-pw"})
+			if mfa {
+				got = h.doOn(e, rq{user: "alice", pass: h.code("alice", 0), state: got.state()})
+			}
+			if got.code() != radius.CodeAccessAccept {
+				t.Fatalf("%v", got)
+			}
+			if c := attrStrings(got.p, rfc2865.Class_Type); len(c) != 1 || c[0] != "upstream-class" {
+				t.Errorf("Class on the Accept %q, want the upstream server's", c)
+			}
+		})
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +47,9 @@ type dirUser struct {
 	groups   []string
 	phone    string
 	authErr  error // returned instead of the identity when the password is right
+	// errFor: the bind with this exact password fails with the error (a right password that
+	// has expired, or a directory that fails mid-request).
+	errFor map[string]error
 }
 
 // fakeDir is both the Primary and the Directory. Unknown users are refused at once; a wrong
@@ -120,6 +122,8 @@ func (d *fakeDir) Authenticate(_ context.Context, username, password string) (ld
 		return ldapauth.Identity{}, ldapauth.ErrEmptyPassword
 	case !ok:
 		return ldapauth.Identity{}, fmt.Errorf("%w: %s", ldapauth.ErrUserNotFound, username)
+	case cp.errFor[password] != nil:
+		return ldapauth.Identity{}, cp.errFor[password]
 	case password != cp.password:
 		time.Sleep(delay)
 		return ldapauth.Identity{}, fmt.Errorf("%w: uid=%s", ldapauth.ErrInvalidCredentials, username)
@@ -180,11 +184,24 @@ type fakeSender struct {
 	mu   sync.Mutex
 	msgs []factors.Message
 	fail error
+	// With gate set, Send reports on entered and waits for gate (a slow provider).
+	gate, entered chan struct{}
 }
 
 var _ factors.Sender = (*fakeSender)(nil)
 
-func (s *fakeSender) Send(_ context.Context, m factors.Message) error {
+func (s *fakeSender) Send(ctx context.Context, m factors.Message) error {
+	s.mu.Lock()
+	gate, entered := s.gate, s.entered
+	s.mu.Unlock()
+	if gate != nil {
+		entered <- struct{}{}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -278,6 +295,13 @@ func (f *flakyStore) Incr(ctx context.Context, key string, now, exp time.Time) (
 		return 0, errFlaky
 	}
 	return f.Store.Incr(ctx, key, now, exp)
+}
+
+func (f *flakyStore) Count(ctx context.Context, key string, now time.Time) (int64, error) {
+	if f.down.Load() {
+		return 0, errFlaky
+	}
+	return f.Store.Count(ctx, key, now)
 }
 
 // ---- clock and log ----
@@ -531,12 +555,18 @@ type rq struct {
 	remote   string // source address; "" means testRemote
 	nasID    string // NAS-Identifier
 	callerID string // Calling-Station-Id
+	auth     []byte // Request Authenticator (nil: random, as radius.New makes it)
+	id       byte   // Identifier, when auth is set
 	edit     func(p *radius.Packet)
 }
 
 func (r rq) packet(t testing.TB) *radius.Packet {
 	t.Helper()
 	p := radius.New(radius.CodeAccessRequest, []byte(testSecret))
+	if r.auth != nil {
+		copy(p.Authenticator[:], r.auth)
+		p.Identifier = r.id
+	}
 	if r.user != "" {
 		must(t, rfc2865.UserName_SetString(p, r.user))
 	}
@@ -737,17 +767,7 @@ func (o *recordingObserver) Stage(stage string, _ time.Duration, _ error) {
 	o.stages[stage]++
 }
 
-// isReason is errors.Is for a reason string list, to keep table rows short.
+// oneOf reports whether s is one of set.
 func oneOf(s string, set ...string) bool { return slices.Contains(set, s) }
 
 var errTest = errors.New("test: provider down")
-
-// hasAll reports whether s contains every part.
-func hasAll(s string, parts ...string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
