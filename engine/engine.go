@@ -39,6 +39,7 @@ type Directory interface {
 type Store interface {
 	store.Store
 	store.Ephemeral
+	store.Portal
 }
 
 // NAS is the per-client flow configuration.
@@ -52,6 +53,13 @@ type NAS struct {
 	FailOpen       bool
 	FailOpenGroups []string
 	RateLimit      int // requests per second; 0: no cap
+	// AppPasswords lets users sign in on this NAS with an app password instead of
+	// password + code (when Options.AppPasswords allows app passwords at all).
+	AppPasswords bool
+	// RememberFor skips MFA for a device (RememberAttribute, Calling-Station-Id by default)
+	// that passed it within this long; 0: off.
+	RememberFor       time.Duration
+	RememberAttribute radius.Type
 }
 
 // NAS modes.
@@ -93,6 +101,12 @@ type Options struct {
 	// their authorization from the directory.
 	Generation uint32
 	Observer   Observer // nil: nothing observed
+	// AppPasswords is the global "allow users to create app passwords" switch.
+	AppPasswords bool
+	// FraudCode typed at a challenge prompt reports the sign-in as not the user's: the account
+	// is blocked and FraudWebhook (if set) is called. Empty: off.
+	FraudCode    string
+	FraudWebhook string
 	// SharedStore is set when several nodes share the store: a retransmit that reaches
 	// another node (whose reply cache never saw it) is then recognised through a store
 	// marker and does not count a second failure.
@@ -113,6 +127,8 @@ type Engine struct {
 	// nanoseconds; refusals that never reach a bind (unknown user, locked account) are padded
 	// with it so timing does not tell an attacker which usernames exist.
 	bindTime atomic.Int64
+	// hashSlots bounds concurrent app-password hash checks.
+	hashSlots chan struct{}
 }
 
 var _ rad.Handler = (*Engine)(nil)
@@ -167,11 +183,12 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		opts:    opts,
-		log:     opts.Logger,
-		now:     opts.Now,
-		prompts: prompts,
-		nas:     map[string]nasFlow{},
+		opts:      opts,
+		log:       opts.Logger,
+		now:       opts.Now,
+		prompts:   prompts,
+		nas:       map[string]nasFlow{},
+		hashSlots: make(chan struct{}, 2),
 	}
 	for name, n := range opts.NAS {
 		p, err := compilePrompts(n.Prompts, opts.Prompts)
@@ -253,6 +270,9 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 	d.start = start
 	if ok && !req.retransmit {
 		e.countSource(ctx, req, d)
+	}
+	if ok && d.result == ResultAccept && d.reason == ReasonMFA {
+		e.remember(ctx, req, e.nasFor(r.Client.Name))
 	}
 	if ok && req.packetID != "" && d.result == ResultAccept && !req.retransmit {
 		// Lets a retransmit of this accepted answer on another node be accepted again.

@@ -143,6 +143,14 @@ func (e *Engine) firstLegInner(ctx context.Context, r request) decision {
 			return d
 		}
 	}
+	if d, b := e.blocked(ctx, r, 1); b {
+		if d.reason != ReasonStoreDown || !nas.FailOpen {
+			return d
+		}
+	}
+	if d, ok := e.appPassword(ctx, r, nas); ok {
+		return d
+	}
 	pw := string(r.password)
 	switch nas.Mode {
 	case ModeOTPOnly:
@@ -360,6 +368,10 @@ func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id l
 		}
 		return e.checkTOTP(ctx, r, u, code, g, base)
 	}
+	if e.remembered(ctx, r, nas) {
+		base.detail = "device passed MFA recently"
+		return e.accept(base, ReasonRemembered, g)
+	}
 	g.phone = phone
 	return e.challenge(ctx, r, nas, u, g, base)
 }
@@ -416,6 +428,9 @@ func (e *Engine) promptData(g grant) promptData {
 }
 
 func (e *Engine) sealChallenge(r request, phase challenge.Phase, factor, flags byte, g grant, prompt string, base decision, factorName string) decision {
+	if !g.fits() {
+		return withErr(base, ResultReject, ReasonInternalError, msgFailed, errGrant)
+	}
 	st, err := e.opts.Sealer.Seal(challenge.Claims{
 		User: r.user, NAS: r.Client.Name, Issued: e.now(), Phase: phase, Factor: factor, Flags: flags,
 		Extra: g.encode(),
@@ -490,6 +505,12 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
 	}
 	answer := strings.TrimSpace(string(r.password))
+	if e.isFraudCode(answer) {
+		return e.reportFraud(ctx, r, base)
+	}
+	if d, b := e.blocked(ctx, r, 2); b {
+		return d
+	}
 
 	if claims.Phase == challenge.PhaseChoose && e.opts.SMS != nil && g.phone != "" &&
 		strings.EqualFold(answer, e.opts.SMS.Keyword) {

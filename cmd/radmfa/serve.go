@@ -20,6 +20,7 @@ import (
 	"github.com/radmfa/radmfa/config"
 	"github.com/radmfa/radmfa/engine"
 	"github.com/radmfa/radmfa/radius"
+	"github.com/radmfa/radmfa/store"
 )
 
 // swapHandler lets a reload replace the engine between two requests.
@@ -82,6 +83,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopOps()
+
+	go housekeeping(ctx, h, cfg.Audit.Retention.D(), log)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -183,4 +186,34 @@ func extraListeners(cfg *config.Config, srv *radius.Server, errc chan<- error, l
 		}()
 	}
 	return closeAll, nil
+}
+
+// housekeeping deletes expired single-use keys and counters, and audit rows past the
+// retention, once at start and then hourly.
+func housekeeping(ctx context.Context, h *swapHandler, retention time.Duration, log zerolog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		st := h.p.Load().st
+		now := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if e, ok := st.(store.Ephemeral); ok {
+			if _, err := e.PruneEphemeral(pctx, now); err != nil {
+				log.Warn().Err(err).Msg("housekeeping: prune expired keys")
+			}
+		}
+		if retention > 0 {
+			if n, err := st.PruneAudit(pctx, now.Add(-retention)); err != nil {
+				log.Warn().Err(err).Msg("housekeeping: prune audit rows")
+			} else if n > 0 {
+				log.Info().Int64("rows", n).Dur("retention", retention).Msg("housekeeping: audit rows past retention deleted")
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	layeh "layeh.com/radius"
 
 	"github.com/radmfa/radmfa/challenge"
 	"github.com/radmfa/radmfa/config"
@@ -181,8 +182,11 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 	}
 	nas := map[string]engine.NAS{}
 	for _, c := range cfg.Radius.Clients {
+		remember, _ := config.RememberAttribute(c.RememberAttribute)
 		nas[c.Name] = engine.NAS{Mode: c.Mode, AppendSeparator: c.AppendSeparator, PasswordChange: c.PasswordChange,
-			Prompts: prompts(c.Prompts), FailOpen: c.Failmode == "open", FailOpenGroups: c.FailmodeGroups, RateLimit: c.RateLimit}
+			Prompts: prompts(c.Prompts), FailOpen: c.Failmode == "open", FailOpenGroups: c.FailmodeGroups, RateLimit: c.RateLimit,
+			AppPasswords: deref(c.AppPasswords), RememberFor: c.RememberDevices.D(),
+			RememberAttribute: layeh.Type(remember)}
 	}
 	un := cfg.LDAP.Username
 	lock := cfg.MFA.Lockout
@@ -206,6 +210,9 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 		Generation:      generation(cfg),
 		SharedStore:     cfg.Store.Driver == config.DriverPostgres,
 		Observer:        obs,
+		AppPasswords:    cfg.MFA.AppPasswords,
+		FraudCode:       cfg.MFA.FraudCode.Reveal(),
+		FraudWebhook:    cfg.MFA.FraudWebhook,
 		Logger:          log.With().Str("component", "engine").Logger(),
 	})
 }
