@@ -22,6 +22,7 @@ type Config struct {
 	SMS           SMSConfig           `yaml:"sms"`
 	Metrics       MetricsConfig       `yaml:"metrics"`
 	Audit         AuditConfig         `yaml:"audit"`
+	Portal        PortalConfig        `yaml:"portal"`
 
 	// Warnings are problems that do not stop radmfa from starting, each "path: line N: msg";
 	// the caller logs them once at startup.
@@ -46,6 +47,15 @@ type RadSecConfig struct {
 	CertFile string `yaml:"cert_file"` // server certificate (PEM)
 	KeyFile  string `yaml:"key_file"`
 	CAFile   string `yaml:"ca_file"` // CAs that sign client certificates
+}
+
+// PortalConfig is the self-service web portal: enrolment (QR code), phone, app passwords
+// (when mfa.app_passwords), remembered devices, "this wasn't me", and the admin pages.
+type PortalConfig struct {
+	Listen     string `yaml:"listen"`      // e.g. ":8443"; empty: no portal
+	CertFile   string `yaml:"cert_file"`   // TLS certificate (PEM); required unless listen is loopback
+	KeyFile    string `yaml:"key_file"`    // its key
+	AdminGroup string `yaml:"admin_group"` // directory group that sees the admin page; empty: none
 }
 
 // AuditConfig is the audit trail.

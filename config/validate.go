@@ -52,6 +52,7 @@ func (v *validator) validate(c *Config) {
 		// Several nodes on one database finish each other's challenges only with one key.
 		v.warnf("mfa.state_key_file", "is a node-local file with store.driver postgres: give every node the same key (copy %s, or set mfa.state_key)", c.MFA.StateKeyFile)
 	}
+	v.portal(c)
 	v.log(&c.Log)
 }
 

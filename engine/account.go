@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"layeh.com/radius/rfc2865"
@@ -104,10 +105,7 @@ func (e *Engine) remember(ctx context.Context, r request, nas nasFlow) {
 		return
 	}
 	now := e.now()
-	label := r.callingID
-	if len(label) > 64 {
-		label = label[:64]
-	}
+	label := maskDevice(r.callingID)
 	err := e.opts.Store.RememberDevice(ctx, store.Device{Username: r.user, ID: id, Label: label, NAS: r.Client.Name,
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(nas.RememberFor)})
 	if err != nil {
@@ -173,4 +171,16 @@ func (e *Engine) fraudWebhook(user, nas, callingID string, at time.Time) {
 	if resp.StatusCode/100 != 2 {
 		e.log.Error().Int("status", resp.StatusCode).Msg("engine: fraud webhook refused the alert")
 	}
+}
+
+// maskDevice shows enough of a device's address for its owner to recognise it, not the
+// address itself (the store keeps only its hash as the ID): 203.0.113.7 → 203.0.113.*.
+func maskDevice(v string) string {
+	if i := strings.LastIndexAny(v, ".:-"); i > 0 && i < len(v)-1 {
+		v = v[:i+1] + "*"
+	}
+	if len(v) > 64 {
+		v = v[:64]
+	}
+	return v
 }

@@ -419,11 +419,23 @@ func (e *Engine) packet(req *radius.Packet, d decision) *radius.Packet {
 		resp = req.Response(radius.CodeAccessReject)
 	}
 	msg := d.message
-	if m, ok := e.opts.Messages[d.reason]; ok && d.result == ResultReject {
+	if m, ok := e.opts.Messages[messageKey(d.reason)]; ok && d.result == ResultReject {
 		msg = m
 	}
 	if msg != "" {
 		_ = rfc2865.ReplyMessage_SetString(resp, msg)
 	}
 	return resp
+}
+
+// messageKey is the ldap.messages key whose text a reject with reason shows. Every refusal
+// that must not tell an unknown user from a wrong password shares bad_password's text.
+func messageKey(reason string) string {
+	switch reason {
+	case ReasonUnknownUser, ReasonAmbiguousUser, ReasonEmptyPassword, ReasonLockedOut, ReasonSourceLimited:
+		return ReasonBadPassword
+	case ReasonAccountLocked:
+		return "account_locked"
+	}
+	return reason
 }

@@ -204,9 +204,10 @@ func TestRejectMessages(t *testing.T) {
 		if got.msg() != "Wrong password or username; call 555-0100" {
 			t.Errorf("Reply-Message %q", got.msg())
 		}
+		// An unknown user must read exactly like a wrong password, override included.
 		got = h.do(rq{user: "nobody", pass: "x"})
-		if got.msg() != msgFailed {
-			t.Errorf("unknown user: Reply-Message %q, want the default", got.msg())
+		if got.msg() != "Wrong password or username; call 555-0100" {
+			t.Errorf("unknown user: Reply-Message %q, want the bad_password text", got.msg())
 		}
 		first := h.do(rq{user: "alice", pass: "alice-pw"})
 		first.want(t, radius.CodeAccessChallenge, ReasonChallenge)

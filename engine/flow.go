@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"layeh.com/radius"
+
 	"github.com/radmfa/radmfa/challenge"
 	"github.com/radmfa/radmfa/ldapauth"
 	"github.com/radmfa/radmfa/radius/dict"
@@ -454,19 +456,40 @@ func (e *Engine) replyAttrs(g grant) []dict.AVP {
 	for _, c := range unpackClass(g.class) {
 		out = append(out, dict.AVP{Type: 25, Value: c})
 	}
+	var ruleTimeout time.Duration
+	if g.rule >= 0 && g.rule < len(e.opts.Policy.Rules) {
+		ruleTimeout = e.opts.Policy.Rules[g.rule].SessionTimeout
+	}
+	seen := map[radius.Type]bool{}
 	for _, i := range g.authz {
-		if int(i) < len(e.opts.Authorization) {
-			out = append(out, e.opts.Authorization[i].Attrs...)
+		if int(i) >= len(e.opts.Authorization) {
+			continue
+		}
+		for _, a := range e.opts.Authorization[i].Attrs {
+			// Single-valued attributes (RFC 2865 allows one Session-Timeout, Idle-Timeout…)
+			// come once: the first rule wins, and a policy rule's Session-Timeout wins over all.
+			if singleValued(a.Type) && (seen[a.Type] || (a.Type == 27 && ruleTimeout > 0)) {
+				continue
+			}
+			seen[a.Type] = true
+			out = append(out, a)
 		}
 	}
-	if g.rule >= 0 && g.rule < len(e.opts.Policy.Rules) {
-		if st := e.opts.Policy.Rules[g.rule].SessionTimeout; st > 0 {
-			if a, err := dict.Encode("Session-Timeout", strconv.FormatInt(int64(st/time.Second), 10)); err == nil {
-				out = append(out, a)
-			}
+	if ruleTimeout > 0 {
+		if a, err := dict.Encode("Session-Timeout", strconv.FormatInt(int64(ruleTimeout/time.Second), 10)); err == nil {
+			out = append(out, a)
 		}
 	}
 	return out
+}
+
+// singleValued reports standard attributes an Access-Accept carries at most once.
+func singleValued(t radius.Type) bool {
+	switch t {
+	case 6, 7, 8, 9, 12, 27, 28, 29, 85, 88:
+		return true
+	}
+	return false
 }
 
 // secondLeg handles the answer to a challenge.
@@ -493,7 +516,7 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 		}
 	}
 	nas := e.nasFor(r.Client.Name)
-	base := decision{leg: 2, rule: e.ruleName(g.rule)}
+	base := decision{leg: 2, rule: e.ruleName(g.rule), groups: e.grantedGroups(g)}
 	if claims.Factor == factorPassword {
 		return e.passwordChangeLeg(ctx, r, nas, claims, g)
 	}
@@ -643,4 +666,16 @@ func passwordFailure(err error) decision {
 	}
 	// Unknown error: never accept when unsure.
 	return decision{result: ResultReject, reason: ReasonDirectoryDown, message: msgUnavailable}
+}
+
+// grantedGroups names the groups whose authorization entries the grant carries: on the second
+// leg the State holds those, not the user's whole membership.
+func (e *Engine) grantedGroups(g grant) []string {
+	var out []string
+	for _, i := range g.authz {
+		if int(i) < len(e.opts.Authorization) {
+			out = append(out, e.opts.Authorization[i].Group)
+		}
+	}
+	return out
 }

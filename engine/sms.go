@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"text/template"
@@ -179,6 +180,9 @@ func (e *Engine) smsAllowed(ctx context.Context, r request, base decision, now t
 }
 
 func renderMessage(s *SMS, code, user string) (string, error) {
+	if s.Message == nil {
+		return fmt.Sprintf("Your %s sign-in code is %s.", s.Issuer, code), nil
+	}
 	var b strings.Builder
 	err := s.Message.Execute(&b, struct {
 		Code, Issuer, User string

@@ -286,9 +286,6 @@ func TestADAccountConditions(t *testing.T) {
 			reply, dec := n.ask(request{user: tt.user, password: tt.password})
 			wantCode(t, reply, radius.CodeAccessReject)
 			wantDecision(t, dec, tt.reason, "")
-			if tt.messageKey == "account_locked" {
-				t.Skip("engine bug: ldap.messages.account_locked (as documented) is never used") // remove when fixed
-			}
 			if msg := rfc2865.ReplyMessage_GetString(reply); msg != adMessages[tt.messageKey] {
 				t.Fatalf("Reply-Message %q, want ldap.messages.%s %q", msg, tt.messageKey, adMessages[tt.messageKey])
 			}
@@ -300,7 +297,6 @@ func TestADAccountConditions(t *testing.T) {
 		reply, dec := n.ask(request{user: "nobody-here", password: "Wrong-Pass-2024!"})
 		wantCode(t, reply, radius.CodeAccessReject)
 		wantDecision(t, dec, "unknown_user", "")
-		t.Skip("engine bug: ldap.messages.bad_password is not sent for unknown users") // remove when fixed
 		if msg := rfc2865.ReplyMessage_GetString(reply); msg != adMessages["bad_password"] {
 			t.Fatalf("unknown user: Reply-Message %q; a wrong password gets %q", msg, adMessages["bad_password"])
 		}

@@ -21,6 +21,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radmfa/radmfa/factors"
+	"github.com/radmfa/radmfa/test/adtest"
 	"github.com/radmfa/radmfa/test/ldaptest"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
@@ -42,7 +43,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build radmfa:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// adtest.Run stops the shared Samba DC after the last test that used it.
+	code := adtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

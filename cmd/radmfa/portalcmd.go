@@ -124,6 +124,14 @@ func startPortal(ctx context.Context, cfg *config.Config, pc portalConfig, log z
 	}, nil
 }
 
+// portalSettings maps the configuration's portal section; app passwords follow
+// mfa.app_passwords, the switch that also lets the VPN accept them.
+func portalSettings(cfg *config.Config) portalConfig {
+	p := cfg.Portal
+	return portalConfig{Listen: p.Listen, CertFile: p.CertFile, KeyFile: p.KeyFile, AdminGroup: p.AdminGroup,
+		AllowAppPasswords: cfg.MFA.AppPasswords}
+}
+
 // portalOptions maps the configuration onto the portal's options, sharing the engine's
 // username rules, TOTP shape, default state and SMS provider.
 func portalOptions(cfg *config.Config, pc portalConfig, dir portal.Directory, st portal.Store, log zerolog.Logger) (portal.Options, error) {

@@ -83,6 +83,21 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopOps()
+	if cfg.Portal.Listen != "" {
+		stopPortal, err := startPortal(ctx, cfg, portalSettings(cfg), log)
+		if err != nil {
+			_ = srv.Shutdown(context.Background())
+			svc.close(ctx)
+			return err
+		}
+		defer func() {
+			pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := stopPortal(pctx); err != nil {
+				log.Warn().Err(err).Msg("portal shutdown")
+			}
+		}()
+	}
 
 	go housekeeping(ctx, h, cfg.Audit.Retention.D(), log)
 

@@ -41,6 +41,12 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		// The same name the engine uses: "EXAMPLE\Alice" and "alice" are one record.
+		if pos[0] = normalizer(cfg).Normalize(pos[0]); pos[0] == "" {
+			return fmt.Errorf("%w: empty username", errUsage)
+		}
+	}
 	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return err

@@ -188,13 +188,11 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 			AppPasswords: deref(c.AppPasswords), RememberFor: c.RememberDevices.D(),
 			RememberAttribute: layeh.Type(remember)}
 	}
-	un := cfg.LDAP.Username
 	lock := cfg.MFA.Lockout
 	return engine.New(engine.Options{
 		Node: cfg.Node, Primary: primary, Directory: dir, Store: es, Sealer: sealer, TOTP: totpConfig(cfg.TOTP),
-		SMS: sms,
-		Normalizer: ldapauth.Normalizer{Lowercase: deref(un.Lowercase), StripDomain: deref(un.StripDomain),
-			StripRealm: deref(un.StripRealm), Realms: un.Realms, RealmMap: un.RealmMap},
+		SMS:             sms,
+		Normalizer:      normalizer(cfg),
 		DefaultState:    store.State(cfg.MFA.DefaultState),
 		AllowUnenrolled: cfg.MFA.Unenrolled == "allow",
 		EnrollURL:       cfg.MFA.EnrollURL,
@@ -303,10 +301,19 @@ func smsOptions(cfg *config.Config) (*engine.SMS, error) {
 		return nil, fmt.Errorf("sms.message: %w", err)
 	}
 	return &engine.SMS{
-		Sender:         factors.WithRetry(sender, factors.DefaultAttempts, 500*time.Millisecond),
-		Code:           factors.SMSCode{Length: c.CodeLength, Alphabet: c.CodeAlphabet, Lifetime: c.CodeLifetime.D(), MaxTries: c.MaxTries},
+		Sender: factors.WithRetry(sender, factors.DefaultAttempts, 500*time.Millisecond),
+		// A code cannot outlive the challenge that asks for it: the text says the shorter.
+		Code: factors.SMSCode{Length: c.CodeLength, Alphabet: c.CodeAlphabet,
+			Lifetime: min(c.CodeLifetime.D(), cfg.MFA.ChallengeTimeout.D()), MaxTries: c.MaxTries},
 		DefaultCountry: c.DefaultCountry,
 		PerUserLimit:   c.PerUserLimit, PerNASLimit: c.PerNASLimit, Window: c.Window.D(),
 		Message: msg, Issuer: cfg.TOTP.Issuer, Keyword: c.Keyword,
 	}, nil
+}
+
+// normalizer builds the username rules of ldap.username.
+func normalizer(cfg *config.Config) ldapauth.Normalizer {
+	un := cfg.LDAP.Username
+	return ldapauth.Normalizer{Lowercase: deref(un.Lowercase), StripDomain: deref(un.StripDomain),
+		StripRealm: deref(un.StripRealm), Realms: un.Realms, RealmMap: un.RealmMap}
 }
