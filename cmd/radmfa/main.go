@@ -63,6 +63,10 @@ const usage = `usage:
   radmfa user resync USER CODE1 CODE2 --config FILE
   radmfa user list --config FILE
   radmfa user unlock USER --config FILE
+  radmfa user reset|unblock|forget-devices|delete-app-passwords USER --config FILE
+  radmfa user import FILE.csv [--apply] --config FILE   (username,state[,method[,phone]])
+  radmfa audit signins [--user U] [--since 24h] [--result reject] [--json] --config FILE
+  radmfa audit summary [--since 168h] [--json] --config FILE
   radmfa store migrate --config FILE
   radmfa store copy --from sqlite:PATH|postgres:DSN --to … --key-file F [--to-key-file F]
   radmfa store rotate-key --new-key-file F --config FILE
@@ -84,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUser(ctx, args[1:], stdout)
 	case "store":
 		return cmdStore(ctx, args[1:], stdout)
+	case "audit":
+		return cmdAudit(ctx, args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "radmfa", version)
 		return nil

@@ -24,12 +24,13 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	secret := fs.String("secret", "", "enroll: base32 TOTP secret (default: random)")
 	force := fs.Bool("force", false, "enroll: replace an existing enrolment")
 	noQR := fs.Bool("no-qr", false, "enroll: do not print the QR code")
+	apply := fs.Bool("apply", false, "import: apply the changes (default: dry run)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
 	}
 	want := map[string]int{"enroll": 1, "show": 1, "delete": 1, "state": 2, "method": 2, "phone": 2, "resync": 3,
-		"list": 0, "unlock": 1}
+		"list": 0, "unlock": 1, "reset": 1, "unblock": 1, "forget-devices": 1, "delete-app-passwords": 1, "import": 1}
 	n, ok := want[verb]
 	if !ok {
 		return fmt.Errorf("%w: unknown user command %q", errUsage, verb)
@@ -41,7 +42,7 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
+	if len(pos) > 0 && verb != "import" {
 		// The same name the engine uses: "EXAMPLE\Alice" and "alice" are one record.
 		if pos[0] = normalizer(cfg).Normalize(pos[0]); pos[0] == "" {
 			return fmt.Errorf("%w: empty username", errUsage)
@@ -90,15 +91,23 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		auditAdmin(ctx, st, cfg, pos[0], "unlock")
 		fmt.Fprintf(stdout, "%s: unlocked\n", pos[0])
+	case "reset", "unblock", "forget-devices", "delete-app-passwords":
+		return userAdmin(ctx, st, cfg, verb, pos[0], stdout)
+	case "import":
+		return userImport(ctx, st, cfg, pos[0], *apply, stdout)
 	case "list":
 		users, err := st.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER\tSTATE\tMETHODS")
+		fmt.Fprintln(tw, "USER\tSTATE\tMETHODS\tDEFAULT")
 		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Username, stateName(u.State), methods(u))
+			m := u.Method
+			if m == "" {
+				m = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, stateName(u.State), methods(u), m)
 		}
 		return tw.Flush()
 	}
