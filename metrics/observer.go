@@ -30,7 +30,8 @@ var reasons = set(
 	engine.ReasonFailOpen, engine.ReasonCodeMissing, engine.ReasonSMSSent, engine.ReasonSMSFailed,
 	engine.ReasonSMSRateLimited, engine.ReasonSMSCodeVoid, engine.ReasonNoPhone, engine.ReasonPasswordChangeAsk,
 	engine.ReasonPasswordMismatch, engine.ReasonPasswordChanged, engine.ReasonPasswordChangeFail,
-	engine.ReasonSourceLimited,
+	engine.ReasonSourceLimited, engine.ReasonAppPassword, engine.ReasonRemembered, engine.ReasonBlocked,
+	engine.ReasonFraud,
 )
 
 func set(vals ...string) map[string]bool {
