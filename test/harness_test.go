@@ -201,6 +201,7 @@ log:
 func (n *node) start() {
 	t := n.t
 	t.Helper()
+	served := strings.Count(n.log.String(), `"message":"radmfa serving"`)
 	n.cmd = exec.Command(binary, "serve", "--config", n.config)
 	n.cmd.Env = raceEnv()
 	stderr, err := n.cmd.StderrPipe()
@@ -218,19 +219,21 @@ func (n *node) start() {
 		n.exitErr = n.cmd.Wait()
 		close(n.done)
 	}()
-	// Ready when Status-Server is answered.
-	deadline := time.Now().Add(15 * time.Second)
+	// Ready when this process has said it serves (another process that grabbed the same free
+	// port could answer Status-Server too) and Status-Server is answered.
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-n.done:
 			t.Fatalf("radmfa exited at start: %v\n%s", n.exitErr, n.log)
 		default:
 		}
-		if n.statusServer(200 * time.Millisecond) {
+		if strings.Count(n.log.String(), `"message":"radmfa serving"`) > served && n.statusServer(200*time.Millisecond) {
 			return
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("radmfa did not answer Status-Server within 15s\n%s", n.log)
+	t.Fatalf("radmfa did not start serving within 30s\n%s", n.log)
 }
 
 func (n *node) stop() {
