@@ -61,6 +61,10 @@ type CopyReport struct {
 	Records int // of those, with an MFA record
 	Secrets int // TOTP secrets and phone numbers decrypted from the destination and matched
 	Audit   int // audit events
+
+	AppPasswords int // app password hashes
+	Devices      int // remembered devices
+	Blocks       int // blocked users
 }
 
 // copyBatch is how many rows go into one import transaction: large enough that round trips
@@ -149,6 +153,14 @@ func Copy(ctx context.Context, from, to Store) (CopyReport, error) {
 	}
 	if err != nil {
 		return rep, fmt.Errorf("store: copy audit: %w", err)
+	}
+
+	names := make([]string, 0, len(users))
+	for u := range users {
+		names = append(names, u)
+	}
+	if err := copyPortal(ctx, from, to, names, &rep); err != nil {
+		return rep, err
 	}
 
 	secrets, err := verifyUsers(ctx, check, users)

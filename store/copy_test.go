@@ -313,3 +313,37 @@ func TestCopyWrongSourceKey(t *testing.T) {
 		t.Fatalf("copy of an undecryptable store: %v", err)
 	}
 }
+
+// Copy carries app passwords, remembered devices and blocks too.
+func TestCopyPortalData(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0).UTC()
+	from := openSQLite(t, filepath.Join(t.TempDir(), "from.db"), testKeyring(t))
+	to := openSQLite(t, filepath.Join(t.TempDir(), "to.db"), testKeyring(t))
+	if err := from.EnrollTOTP(ctx, "ann", []byte("0123456789abcdefghij"), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := from.AddAppPassword(ctx, "ann", "mail", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5", MaxAppPasswords); err != nil {
+		t.Fatal(err)
+	}
+	if err := from.RememberDevice(ctx, Device{Username: "ann", ID: DeviceID("vpn\x00198.51.100.7"), Label: "198.51.100.*",
+		NAS: "vpn", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := from.SetBlocked(ctx, "ann", true, "fraud", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Copy(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.AppPasswords != 1 || rep.Devices != 1 || rep.Blocks != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if ok, err := to.DeviceRemembered(ctx, "ann", DeviceID("vpn\x00198.51.100.7"), now); err != nil || !ok {
+		t.Fatalf("device not carried: %v", err)
+	}
+	if b, why, err := to.Blocked(ctx, "ann"); err != nil || !b || why != "fraud" {
+		t.Fatalf("block not carried: %v %q %v", b, why, err)
+	}
+}

@@ -117,8 +117,9 @@ func storeCopy(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "copied %s to %s: %d users (%d with an MFA record, %d secrets verified), %d audit events\n",
-		describeStore(src, srcDriver, srcDSN), describeStore(dst, dstDriver, dstDSN), rep.Users, rep.Records, rep.Secrets, rep.Audit)
+	fmt.Fprintf(stdout, "copied %s to %s: %d users (%d with an MFA record, %d secrets verified), %d audit events, %d app passwords, %d devices, %d blocks\n",
+		describeStore(src, srcDriver, srcDSN), describeStore(dst, dstDriver, dstDSN), rep.Users, rep.Records, rep.Secrets, rep.Audit,
+		rep.AppPasswords, rep.Devices, rep.Blocks)
 	if dstKeys.PrimaryID() != srcKeys.PrimaryID() {
 		fmt.Fprintf(stdout, "the destination is sealed with the key in %s (key %s)\n", *toKeyFile, dstKeys.PrimaryID())
 	}
