@@ -595,7 +595,15 @@ func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code st
 		e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
 		return d
 	}
-	fresh, err := e.opts.Store.UseTOTPStep(ctx, r.user, m.Step, m.Drift)
+	var fresh bool
+	var err error
+	if sp, ok := e.opts.Store.(store.StepSpender); ok && r.packetID != "" {
+		// Several nodes: the step records which request spent it, so this very packet
+		// retransmitted to another node after the first one died is still accepted.
+		fresh, err = sp.SpendTOTPStep(ctx, r.user, m.Step, m.Drift, r.packetID)
+	} else {
+		fresh, err = e.opts.Store.UseTOTPStep(ctx, r.user, m.Step, m.Drift)
+	}
 	if err != nil {
 		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
 	}
