@@ -117,6 +117,7 @@ type node struct {
 	log     *logBuffer
 	done    chan struct{}
 	exitErr error
+	bin     string // executable; "" is the race build made by TestMain
 }
 
 // nodeConfig is what a test varies in the generated config.
@@ -202,7 +203,11 @@ func (n *node) start() {
 	t := n.t
 	t.Helper()
 	served := strings.Count(n.log.String(), `"message":"radmfa serving"`)
-	n.cmd = exec.Command(binary, "serve", "--config", n.config)
+	bin := n.bin
+	if bin == "" {
+		bin = binary
+	}
+	n.cmd = exec.Command(bin, "serve", "--config", n.config)
 	n.cmd.Env = raceEnv()
 	stderr, err := n.cmd.StderrPipe()
 	if err != nil {

@@ -5,7 +5,6 @@ package test
 // as the README's "Several radmfa nodes" section describes.
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -135,45 +134,10 @@ log:
 		t.Fatal(err)
 	}
 	n := &node{t: t, dir: dir, config: path, addr: fmt.Sprintf("127.0.0.1:%d", port), secret: testSecret,
-		log: &logBuffer{}, done: make(chan struct{})}
-	mnStart(t, n, o.bin)
+		log: &logBuffer{}, done: make(chan struct{}), bin: o.bin}
+	n.start()
 	t.Cleanup(n.stop)
 	return n
-}
-
-// mnStart is node.start with a choice of executable and a longer start deadline (the
-// machine may be busy with other tests).
-func mnStart(t testing.TB, n *node, bin string) {
-	t.Helper()
-	n.cmd = exec.Command(bin, "serve", "--config", n.config)
-	stderr, err := n.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.done = make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		n.log.consume(sc)
-		n.exitErr = n.cmd.Wait()
-		close(n.done)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-n.done:
-			t.Fatalf("radmfa exited at start: %v\n%s", n.exitErr, n.log)
-		default:
-		}
-		if n.statusServer(200 * time.Millisecond) {
-			return
-		}
-	}
-	_ = n.cmd.Process.Kill()
-	t.Fatalf("radmfa did not answer Status-Server within 30s\n%s", n.log)
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
