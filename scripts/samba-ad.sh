@@ -158,6 +158,9 @@ configure() {
 	# By default Samba still accepts a replaced password for 60 minutes (NTLM's "old password
 	# allowed period", which its simple binds honour too); tests need "the old one fails now".
 	old password allowed period = 0
+	# Samba's RPC endpoints default to 49152+, inside Linux's ephemeral port range (32768–60999),
+	# where any outgoing connection of a test running beside the DC can hold them first.
+	rpc server dynamic port range = 21490-21589
 	log file = $dir/log.%m
 	log level = 1
 	# Keep sockets and PID files out of /run/samba, so nothing here touches a system Samba.
@@ -172,7 +175,7 @@ configure() {
 	# --- end radmfa ---
 EOF
   # Drop provision's values for the keys set above (the last one in [global] would win).
-  sed -i -E '/^[[:space:]]*(ldap server require strong auth|server services|old password allowed period|log file|log level|pid directory|ncalrpc dir|winbindd socket directory|ntp signd socket directory|tls enabled|tls keyfile|tls certfile|tls cafile)[[:space:]]*=/d' "$conf"
+  sed -i -E '/^[[:space:]]*(ldap server require strong auth|server services|old password allowed period|rpc server dynamic port range|log file|log level|pid directory|ncalrpc dir|winbindd socket directory|ntp signd socket directory|tls enabled|tls keyfile|tls certfile|tls cafile)[[:space:]]*=/d' "$conf"
   sed -i "/^\[global\]/r $extra" "$conf"
   rm -f "$extra"
   mkdir -p "$dir/run" "$dir/ncalrpc" "$dir/winbindd" "$dir/ntp_signd"
