@@ -7,10 +7,10 @@ BIN   := bin/radmfa
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Debian packages the test suite drives for real.
-TEST_DEPS := slapd ldap-utils freeradius-utils freeradius postgresql libpam-radius-auth pamtester samba winbind samba-ad-provision samba-dsdb-modules samba-vfs-modules smbclient
+TEST_DEPS := slapd ldap-utils freeradius-utils freeradius postgresql libpam-radius-auth pamtester samba winbind samba-ad-provision samba-dsdb-modules samba-vfs-modules smbclient chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build run test unit lint deps-run deps-test bench clean dist
+.PHONY: all build run test unit lint deps-run deps-test bench bench-nodes clean dist
 
 all: build
 
@@ -45,6 +45,10 @@ lint:
 # Side by side with FreeRADIUS on the same slapd; writes bench/results.md. Not part of test.
 bench:
 	bench/run.sh
+
+# Sign-ins per second with 1, 2 and 3 nodes on one PostgreSQL, and SQL statements per sign-in.
+bench-nodes: deps-test
+	RADMFA_MEASURE=1 $(GO) test -count=1 -timeout 10m -run 'TestMultiNode(Throughput|Statements)' -v ./test/ | grep -E 'throughput|statement|^(ok|FAIL|---)'
 
 DIST_PLATFORMS := linux/amd64 linux/arm64
 DIST_FILES = config/example.yaml README.md packaging/radmfa.service packaging/radmfa.sysusers \

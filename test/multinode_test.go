@@ -856,9 +856,9 @@ func TestMultiNodeKill(t *testing.T) {
 			}
 			evidence = append(evidence, fmt.Sprintf("%s (node 1 logged %v before it died)", u, reasons))
 		}
-		t.Skipf("bug: %d second leg(s) in flight on node 1 at SIGKILL had spent their TOTP step there; "+
+		t.Errorf("%d second leg(s) in flight on node 1 at SIGKILL had spent their TOTP step there and "+
 			"the byte-identical retransmit on node 2 was refused as replayed_code instead of accepted "+
-			"(the step is spent before the \"acc:\" marker is written): %s. Every other check passed.",
+			"(the step records the packet that spent it, so its retransmit must pass): %s",
 			len(spent), strings.Join(evidence, "; "))
 	}
 }
@@ -975,13 +975,14 @@ func TestMultiNodeStoreCopy(t *testing.T) {
 	}
 }
 
-// TestMultiNodeThroughput measures (does not assert) sign-ins per second with one, two and
+// TestMultiNodeThroughput measures sign-ins per second with one, two and
 // three nodes on one PostgreSQL, with a closed-loop client: 8 workers, 5 seconds per setting,
 // each sign-in both legs on one node, nodes taken round-robin by worker. The nodes run a
-// binary built without the race detector.
+// binary built without the race detector. It runs only under RADMFA_MEASURE=1 (make
+// bench-nodes): figures belong to the bench, not the suite; a failed sign-in still fails it.
 func TestMultiNodeThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measurement; skipped with -short")
+	if os.Getenv("RADMFA_MEASURE") != "1" {
+		t.Skip("a measurement, not a behaviour test: run it with make bench-nodes")
 	}
 	const (
 		workers  = 8
@@ -1072,7 +1073,10 @@ func TestMultiNodeThroughput(t *testing.T) {
 			pct(0.50).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), workers, len(users),
 			setup.Round(time.Millisecond), exhausted)
 		if firstErr != nil {
-			t.Logf("first failure: %v", firstErr)
+			t.Errorf("%d node(s): %d sign-ins failed; first failure: %v", k, bad.Load(), firstErr)
+		}
+		if ok.Load() == 0 {
+			t.Errorf("%d node(s): no sign-in completed", k)
 		}
 		if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 			t.Logf("load average after %d node(s): %s", k, strings.TrimSpace(string(la)))
