@@ -23,8 +23,8 @@ import (
 // CLI next to a running server) are serialized by SQLite's file locks and busy_timeout.
 type SQLite struct {
 	path string
-	w    *sql.DB
-	r    *sql.DB
+	w    *stmtDB
+	r    *stmtDB
 	keys atomic.Pointer[Keyring] // swapped by RotateKey
 	now  func() time.Time        // created_at/updated_at and default audit time; tests replace it
 }
@@ -81,7 +81,7 @@ func OpenSQLite(ctx context.Context, path string, keys *Keyring) (*SQLite, error
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s.w = w
+	s.w = newStmtDB(w)
 	if err := s.enableWAL(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: enable WAL: %w", path, unavailable(err))
@@ -98,7 +98,7 @@ func OpenSQLite(ctx context.Context, path string, keys *Keyring) (*SQLite, error
 	}
 	r.SetMaxOpenConns(sqliteReadConns)
 	r.SetMaxIdleConns(sqliteReadConns)
-	s.r = r
+	s.r = newStmtDB(r)
 	if err := r.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, unavailable(err))
