@@ -115,12 +115,12 @@ func (e *Engine) remember(ctx context.Context, r request, nas nasFlow) {
 
 // blocked refuses a user blocked by a fraud report or an administrator.
 func (e *Engine) blocked(ctx context.Context, r request, leg int) (decision, bool) {
-	b, why, err := e.opts.Store.Blocked(ctx, r.user)
+	a, err := e.account(ctx, r)
 	if err != nil {
 		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: leg}, true
 	}
-	if b {
-		return decision{result: ResultReject, reason: ReasonBlocked, leg: leg, detail: why,
+	if a.Blocked {
+		return decision{result: ResultReject, reason: ReasonBlocked, leg: leg, detail: a.BlockReason,
 			message: "Your account is blocked; contact your help desk"}, true
 	}
 	return decision{}, false

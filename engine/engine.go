@@ -239,6 +239,15 @@ type request struct {
 	packetID   string // hash of the request, when nodes share the store
 	callingID  string
 	nasID      string
+	acct       *accountRead // the user's Account, read at most once per request
+}
+
+// accountRead caches one request's store.Account; requests are passed by value, so they share
+// it through a pointer.
+type accountRead struct {
+	a      store.Account
+	err    error
+	loaded bool
 }
 
 // ServeRADIUS implements radius.Handler.
@@ -287,7 +296,7 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 // parse pulls the attributes the flow needs and refuses what radmfa does not do.
 func (e *Engine) parse(r *rad.Request) (request, decision, bool) {
 	p := r.Packet
-	req := request{Request: r}
+	req := request{Request: r, acct: &accountRead{}}
 	req.callingID = rfc2865.CallingStationID_GetString(p)
 	req.nasID = rfc2865.NASIdentifier_GetString(p)
 	names, _ := rfc2865.UserName_Gets(p)

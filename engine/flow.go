@@ -140,7 +140,7 @@ func (e *Engine) firstLegInner(ctx context.Context, r request) decision {
 		}
 	}
 	// A locked account never reaches the directory: no AD lockout amplification.
-	if d, locked := e.lockedOut(ctx, r.user, 1); locked {
+	if d, locked := e.lockedOut(ctx, r, 1); locked {
 		if d.reason != ReasonStoreDown || !nas.FailOpen {
 			return d
 		}
@@ -196,16 +196,45 @@ func (e *Engine) passwordFailed(ctx context.Context, r request, err error) decis
 }
 
 // lockedOut checks the user's lockout; a store failure rejects (never accept when unsure).
-func (e *Engine) lockedOut(ctx context.Context, user string, leg int) (decision, bool) {
-	until, err := e.opts.Store.LockedUntil(ctx, user, e.now())
+func (e *Engine) lockedOut(ctx context.Context, r request, leg int) (decision, bool) {
+	a, err := e.account(ctx, r)
 	if err != nil {
 		return decision{result: ResultReject, reason: ReasonStoreDown, message: msgUnavailable, err: err, leg: leg}, true
 	}
-	if !until.IsZero() {
+	if !a.LockedUntil.IsZero() {
 		return decision{result: ResultReject, reason: ReasonLockedOut, message: msgFailed, leg: leg,
-			detail: "locked until " + until.UTC().Format(time.RFC3339)}, true
+			detail: "locked until " + a.LockedUntil.UTC().Format(time.RFC3339)}, true
 	}
 	return decision{}, false
+}
+
+// account reads the user's Account (record, lockout, block, failure counts) once per request,
+// in one statement; every later step of the same request reuses it.
+func (e *Engine) account(ctx context.Context, r request) (store.Account, error) {
+	c := r.acct
+	if c == nil {
+		c = &accountRead{}
+	}
+	if !c.loaded {
+		start := time.Now()
+		c.a, c.err = e.opts.Store.Account(ctx, r.user, e.now())
+		c.loaded = true
+		e.opts.Observer.Stage("store", time.Since(start), c.err)
+	}
+	return c.a, c.err
+}
+
+// resetFailures clears the user's count of kind when the request's Account shows one: almost
+// every success has nothing to reset and then costs no write.
+func (e *Engine) resetFailures(ctx context.Context, r request, kind string) error {
+	a, err := e.account(ctx, r)
+	if err != nil {
+		return err
+	}
+	if a.Failures(kind) == 0 {
+		return nil
+	}
+	return e.opts.Store.ResetFailures(ctx, r.user, kind)
 }
 
 // otpOnly serves a NAS that checked the password itself (Cisco ASA secondary authentication):
@@ -264,10 +293,11 @@ func (e *Engine) mfaRequired(ctx context.Context, r request, id ldapauth.Identit
 	if _, action := e.opts.Policy.decide(e.subject(r, id)); action != ActionRequireMFA {
 		return false
 	}
-	u, err := e.opts.Store.GetUser(ctx, r.user)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	a, err := e.account(ctx, r)
+	if err != nil {
 		return true
 	}
+	u := a.User
 	state := e.effectiveState(u)
 	if state == store.StateDisabled {
 		return false
@@ -330,7 +360,7 @@ func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id l
 	if hasCode {
 		base.leg = 2
 	}
-	if err := e.opts.Store.ResetFailures(ctx, r.user, store.KindPassword); err != nil {
+	if err := e.resetFailures(ctx, r, store.KindPassword); err != nil {
 		return e.storeDown(nas, action, id, g, base, err)
 	}
 	switch action {
@@ -340,10 +370,11 @@ func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id l
 		return e.accept(base, ReasonPasswordOnly, g)
 	}
 
-	u, err := e.opts.Store.GetUser(ctx, r.user)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	a, err := e.account(ctx, r)
+	if err != nil {
 		return e.storeDown(nas, action, id, g, base, err)
 	}
+	u := a.User
 	state := e.effectiveState(u)
 	if state == store.StateDisabled {
 		base.detail = "user MFA state disabled"
@@ -365,7 +396,7 @@ func (e *Engine) afterPassword(ctx context.Context, r request, nas nasFlow, id l
 			base.factor = "totp"
 			return withErr(base, ResultReject, ReasonNotEnrolled, "This VPN needs a code from an authenticator app", nil)
 		}
-		if d, locked := e.lockedOut(ctx, r.user, 2); locked {
+		if d, locked := e.lockedOut(ctx, r, 2); locked {
 			return d
 		}
 		return e.checkTOTP(ctx, r, u, code, g, base)
@@ -520,13 +551,14 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 	if claims.Factor == factorPassword {
 		return e.passwordChangeLeg(ctx, r, nas, claims, g)
 	}
-	if d, locked := e.lockedOut(ctx, r.user, 2); locked {
+	if d, locked := e.lockedOut(ctx, r, 2); locked {
 		return d
 	}
-	u, err := e.opts.Store.GetUser(ctx, r.user)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	a, err := e.account(ctx, r)
+	if err != nil {
 		return withErr(base, ResultReject, ReasonStoreDown, msgUnavailable, err)
 	}
+	u := a.User
 	answer := strings.TrimSpace(string(r.password))
 	if e.isFraudCode(answer) {
 		return e.reportFraud(ctx, r, base)
@@ -615,13 +647,13 @@ func (e *Engine) checkTOTP(ctx context.Context, r request, u store.User, code st
 		e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
 		return d
 	}
-	e.factorOK(ctx, r.user)
+	e.factorOK(ctx, r)
 	return e.accept(base, ReasonMFA, g)
 }
 
-func (e *Engine) factorOK(ctx context.Context, user string) {
-	if err := e.opts.Store.ResetFailures(ctx, user, store.KindFactor); err != nil {
-		e.log.Warn().Err(err).Str("user", user).Msg("engine: reset factor failures")
+func (e *Engine) factorOK(ctx context.Context, r request) {
+	if err := e.resetFailures(ctx, r, store.KindFactor); err != nil {
+		e.log.Warn().Err(err).Str("user", r.user).Msg("engine: reset factor failures")
 	}
 }
 

@@ -248,6 +248,13 @@ func (f *flakyStore) GetUser(ctx context.Context, u string) (store.User, error) 
 	return f.Store.GetUser(ctx, u)
 }
 
+func (f *flakyStore) Account(ctx context.Context, u string, now time.Time) (store.Account, error) {
+	if f.down.Load() {
+		return store.Account{}, errFlaky
+	}
+	return f.Store.Account(ctx, u, now)
+}
+
 func (f *flakyStore) UseTOTPStep(ctx context.Context, u string, step int64, drift int) (bool, error) {
 	if f.down.Load() {
 		return false, errFlaky

@@ -236,6 +236,6 @@ func (e *Engine) checkSMS(ctx context.Context, r request, claims challenge.Claim
 		e.countFailure(ctx, r, store.KindFactor, e.opts.FactorLockout, &d)
 		return d, true
 	}
-	e.factorOK(ctx, r.user)
+	e.factorOK(ctx, r)
 	return e.accept(base, ReasonMFA, g), true
 }

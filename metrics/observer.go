@@ -13,7 +13,7 @@ import (
 const other = "other"
 
 // stages are the steps engine.Observer times.
-var stages = []string{"primary", "lookup", "factor", "sms"}
+var stages = []string{"primary", "lookup", "factor", "sms", "store"}
 
 var results = set(engine.ResultAccept, engine.ResultReject, engine.ResultChallenge)
 

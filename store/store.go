@@ -125,6 +125,10 @@ type Store interface {
 	// ErrNotFound if the user has no record.
 	UseTOTPStep(ctx context.Context, username string, step int64, drift int) (bool, error)
 
+	// Account reads, in one statement, what a sign-in needs to know of a user: record,
+	// lockout, block and failure counts. A user with no record is not an error (Found false).
+	Account(ctx context.Context, username string, now time.Time) (Account, error)
+
 	// LockedUntil returns the time the user's lockout ends (zero if not locked).
 	LockedUntil(ctx context.Context, username string, now time.Time) (time.Time, error)
 	// RecordFailure atomically counts a failure of kind for the user; when the count reaches

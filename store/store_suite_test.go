@@ -34,6 +34,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"locked until expiry", testLockedUntilExpiry},
 		{"audit query", testAuditQuery},
 		{"audit prune", testAuditPrune},
+		{"account", testAccount},
 		{"ping", func(t *testing.T, s Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
@@ -588,5 +589,86 @@ func testAuditPrune(t *testing.T, s Store) {
 	}
 	if n, err := s.PruneAudit(ctx, t0); err != nil || n != 0 {
 		t.Fatalf("second prune = %d, %v; want 0", n, err)
+	}
+}
+
+// testAccount: Account reads in one statement what GetUser, LockedUntil, Blocked and the
+// failure counts read separately, for users with and without a record.
+func testAccount(t *testing.T, s Store) {
+	ctx := context.Background()
+	pol := LockoutPolicy{Threshold: 3, Duration: time.Minute}
+	fail := func(user, kind string, times int) {
+		t.Helper()
+		for range times {
+			if _, err := s.RecordFailure(ctx, user, kind, t0, pol); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	get := func(user string, now time.Time) Account {
+		t.Helper()
+		a, err := s.Account(ctx, user, now)
+		if err != nil {
+			t.Fatalf("Account(%q): %v", user, err)
+		}
+		return a
+	}
+
+	if a := get("nobody", t0); a.Found || a.Blocked || !a.LockedUntil.IsZero() || a.PasswordFailures != 0 || a.FactorFailures != 0 {
+		t.Errorf("unknown user: %+v, want the zero Account", a)
+	}
+
+	// Failures are counted for names without a record too (unknown users are throttled).
+	fail("ghost", KindPassword, 2)
+	if a := get("ghost", t0); a.Found || a.PasswordFailures != 2 || a.Failures(KindPassword) != 2 || a.FactorFailures != 0 {
+		t.Errorf("ghost: %+v, want 2 password failures and no record", a)
+	}
+
+	if err := s.EnrollTOTP(ctx, "alice", []byte("0123456789abcdefghij"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPhone(ctx, "alice", "+15551234567"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetState(ctx, "alice", StateEnforced); err != nil {
+		t.Fatal(err)
+	}
+	fail("alice", KindPassword, 1)
+	fail("alice", KindFactor, 2)
+	a := get("alice", t0)
+	want := mustGet(t, s, "alice")
+	if !a.Found || a.User.Username != "alice" || !bytes.Equal(a.User.TOTPSecret, want.TOTPSecret) ||
+		a.User.Phone != want.Phone || a.User.State != StateEnforced || a.User.TOTPLastStep != want.TOTPLastStep ||
+		!a.User.CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("alice's record: %+v, want %+v", a.User, want)
+	}
+	if a.PasswordFailures != 1 || a.FactorFailures != 2 || a.Failures(KindFactor) != 2 {
+		t.Errorf("alice's failures: password %d factor %d, want 1 and 2", a.PasswordFailures, a.FactorFailures)
+	}
+	if !a.LockedUntil.IsZero() {
+		t.Errorf("alice locked until %v before the threshold", a.LockedUntil)
+	}
+
+	fail("alice", KindFactor, 1) // the third: locked for a minute from t0
+	until, err := s.LockedUntil(ctx, "alice", t0)
+	if err != nil || until.IsZero() {
+		t.Fatalf("LockedUntil = %v, %v; want a lockout", until, err)
+	}
+	if a := get("alice", t0); !a.LockedUntil.Equal(until) {
+		t.Errorf("Account locked until %v, LockedUntil says %v", a.LockedUntil, until)
+	}
+	if a := get("alice", until); !a.LockedUntil.IsZero() {
+		t.Errorf("Account at the lockout's end: still locked until %v", a.LockedUntil)
+	}
+
+	p, ok := s.(Portal)
+	if !ok {
+		return
+	}
+	if err := p.SetBlocked(ctx, "alice", true, "fraud reported", t0); err != nil {
+		t.Fatal(err)
+	}
+	if a := get("alice", t0); !a.Blocked || a.BlockReason != "fraud reported" {
+		t.Errorf("blocked alice: Blocked %v reason %q", a.Blocked, a.BlockReason)
 	}
 }

@@ -181,6 +181,8 @@ func TestMetricsAfterSignIn(t *testing.T) {
 		series("radmfa_request_duration_seconds", L{"result": "reject"}, eq, 1),
 		series("radmfa_stage_duration_seconds", L{"stage": "primary"}, eq, 2),
 		series("radmfa_stage_duration_seconds", L{"stage": "factor"}, eq, 1),
+		series("radmfa_stage_duration_seconds", L{"stage": "store"}, eq, 3), // one read per request
+		series("radmfa_stage_errors_total", L{"stage": "store"}, eq, 0),
 		series("radmfa_stage_errors_total", L{"stage": "primary"}, eq, 0), // a wrong password is no error
 		series("radmfa_stage_errors_total", L{"stage": "sms"}, eq, 0),
 		series("radmfa_sms_sent_total", nil, eq, 0),
