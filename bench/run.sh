@@ -4,12 +4,15 @@
 # One run: installs the Debian packages, starts a private slapd with 10 000 users, FreeRADIUS
 # (three virtual servers: PAP+rlm_ldap, rlm_ldap+rlm_totp challenge flow, PAP on a users file)
 # and radmfa, drives each with bench/loadgen at C = 1, 8, 32, 64 (each run at most BENCH_N flows
-# and BENCH_D seconds; BENCH_ROUNDS rounds, the report keeping each row's best), and writes
-# bench/results.md. Everything it starts is stopped on exit.
-# Working files go to bench/.work/ (git-ignored). About 10 minutes on 2 cores.
+# and BENCH_D seconds; BENCH_ROUNDS rounds, the report keeping each row's best); then the scale
+# stage: radmfa's second leg at C = 32 with 10 000 (baseline), 100 000 and 1 000 000 users enrolled
+# in its store, radmfa restarted for each; and writes bench/results.md. Everything it starts is
+# stopped on exit. Working files go to bench/.work/ (git-ignored). About 11 minutes on 2 cores.
 #
 # Knobs (environment): BENCH_N (20000), BENCH_D (8s), BENCH_C ("1 8 32 64"), BENCH_ROUNDS (2),
-# BENCH_USERS (10000),
+# BENCH_USERS (10000), BENCH_SCALE ("100000 1000000": enrolled users in radmfa's store for the
+# scale stage, each >= BENCH_USERS; BENCH_USERS itself is always measured as the baseline;
+# "" skips the stage),
 # BENCH_FR_THREADS (16), BENCH_RADMFA_POOL (16), BENCH_PORT_BASE (18120: radmfa, +1..+3
 # FreeRADIUS), BENCH_LDAP_PORT (38900, and +1 for LDAPS), BENCH_OUT (bench/results.md),
 # BENCH_RADMFA_BIN (use this radmfa binary instead of building ./cmd/radmfa).
@@ -29,6 +32,8 @@ RADMFA_POOL=${BENCH_RADMFA_POOL:-16}
 PORT_BASE=${BENCH_PORT_BASE:-18120}
 LDAP_PORT=${BENCH_LDAP_PORT:-38900}
 OUT=${BENCH_OUT:-$here/results.md}
+SCALE=${BENCH_SCALE-"100000 1000000"}
+SCALE_C=32 # the targets' concurrency
 SECRET="bench-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 PORT_RADMFA=$PORT_BASE
@@ -38,6 +43,17 @@ PORT_FR_FILES=$((PORT_BASE + 3))
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# Scale stage sizes, checked now rather than after the rounds: ascending, the baseline first
+# (the store only grows: prep enroll -extra never removes a filler user).
+SCALE_SIZES=""
+if [ -n "${SCALE// /}" ]; then
+  for s in $SCALE; do
+    case $s in '' | *[!0-9]*) die "BENCH_SCALE: \"$s\" is not a number of users" ;; esac
+    [ "$s" -ge "$USERS" ] || die "BENCH_SCALE: $s is below BENCH_USERS ($USERS)"
+  done
+  SCALE_SIZES=$(printf '%s\n' "$USERS" $SCALE | sort -n -u | tr '\n' ' ')
+fi
 
 # ---- cleanup: stop exactly the processes this script started -----------------------------
 
@@ -164,20 +180,26 @@ done
 RW="$W/radmfa"
 sed -e "s|@PORT@|$PORT_RADMFA|" -e "s|@SECRET@|$SECRET|" -e "s|@LDAP_PORT@|$LDAP_PORT|" \
   -e "s|@LDAP_POOL@|$RADMFA_POOL|" "$here/radmfa.yaml.tmpl" >"$RW/radmfa.yaml"
-enroll() { "$W/bin/prep" enroll -users "$USERS" -dsn "$RW/radmfa.db" -key "$RW/radmfa.key" 2>>"$RW/enroll.log"; }
+# enroll [-extra N]: (re-)enrol the bench users; -extra N also makes sure fillers 1…N are there.
+enroll() { "$W/bin/prep" enroll -users "$USERS" -dsn "$RW/radmfa.db" -key "$RW/radmfa.key" "$@" 2>>"$RW/enroll.log"; }
 log "enrolling $USERS users in radmfa's store"
 enroll
 "$W/bin/radmfa" config check --config "$RW/radmfa.yaml" >&2
-log "starting radmfa on udp 127.0.0.1:$PORT_RADMFA"
-"$W/bin/radmfa" serve --config "$RW/radmfa.yaml" </dev/null >"$RW/radmfa.log" 2>&1 &
-RADMFA_PID=$!
-ok=0
-for _ in $(seq 1 100); do
-  kill -0 "$RADMFA_PID" 2>/dev/null || break
-  if grep -q '"radmfa serving"' "$RW/radmfa.log" 2>/dev/null; then ok=1; break; fi
-  sleep 0.1
-done
-[ $ok -eq 1 ] || { tail -n 30 "$RW/radmfa.log" >&2 || true; die "radmfa did not start"; }
+RADMFA_LOG=""
+start_radmfa() { # LOGFILE: start radmfa serve, wait for it to listen; sets RADMFA_PID
+  RADMFA_LOG=$1
+  log "starting radmfa on udp 127.0.0.1:$PORT_RADMFA"
+  "$W/bin/radmfa" serve --config "$RW/radmfa.yaml" </dev/null >"$RADMFA_LOG" 2>&1 &
+  RADMFA_PID=$!
+  local ok=0
+  for _ in $(seq 1 300); do
+    kill -0 "$RADMFA_PID" 2>/dev/null || break
+    if grep -q '"radmfa serving"' "$RADMFA_LOG" 2>/dev/null; then ok=1; break; fi
+    sleep 0.1
+  done
+  [ $ok -eq 1 ] || { tail -n 30 "$RADMFA_LOG" >&2 || true; die "radmfa did not start"; }
+}
+start_radmfa "$RW/radmfa.log"
 
 # ---- 5. machine facts ---------------------------------------------------------------------
 
@@ -197,6 +219,11 @@ done
   echo "runs: C in {$CS}, each at most $N flows and $D; $ROUNDS rounds, best kept"
   echo "FreeRADIUS threads / rlm_ldap pool: $FR_THREADS / $FR_THREADS"
   echo "radmfa LDAP pool_size: $RADMFA_POOL"
+  if [ -n "$SCALE_SIZES" ]; then
+    echo "scale stage: enrolled users {$(echo $SCALE_SIZES)}, second leg at C = $SCALE_C, radmfa restarted per size"
+  else
+    echo "scale stage: skipped (BENCH_SCALE empty)"
+  fi
 } >"$W/facts.txt"
 
 # ---- 6. runs -------------------------------------------------------------------------------
@@ -213,7 +240,7 @@ LDAP=(-ldap "ldap://127.0.0.1:$LDAP_PORT" -pid "slapd=$SLAPD_PID" -clk-tck "$(ge
 
 alive() {
   kill -0 "$FR_PID" 2>/dev/null || die "FreeRADIUS exited; see $FRW/log/radius.log"
-  kill -0 "$RADMFA_PID" 2>/dev/null || die "radmfa exited; see $RW/radmfa.log"
+  kill -0 "$RADMFA_PID" 2>/dev/null || die "radmfa exited; see $RADMFA_LOG"
   kill -0 "$SLAPD_PID" 2>/dev/null || die "slapd exited; see $W/slapd/slapd.log"
 }
 
@@ -248,7 +275,36 @@ done
 done
 alive
 
-# ---- 7. report -----------------------------------------------------------------------------
+# ---- 7. scale: enrolled users in radmfa's store --------------------------------------------
+
+# For each size S, smallest (the baseline, BENCH_USERS) first: radmfa stopped; the store grown to
+# S enrolled users, the USERS directory users plus S - USERS filler users that exist only in the
+# store (prep enroll -extra: adds only the missing ones, and re-enrols the bench users, so their
+# TOTP steps are fresh); radmfa restarted on it, so each size's peak RSS is its own process's;
+# then the second leg alone at C = 32 as in the rounds above — sign-ins still go to the
+# directory's users, only the store is larger.
+for s in $SCALE_SIZES; do
+  alive
+  stop_pid "$RADMFA_PID" radmfa
+  RADMFA_PID=""
+  log "scale: growing radmfa's store to $s enrolled users"
+  t0=$(date +%s.%N)
+  enroll -extra $((s - USERS))
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  echo "store grown to $s enrolled users (prep enroll -extra): $took s" >>"$W/facts.txt"
+  start_radmfa "$RW/radmfa-scale-$s.log"
+  RM=(-pid "radmfa=$RADMFA_PID" -pid "slapd=$SLAPD_PID")
+  for round in $(seq 1 "$ROUNDS"); do
+    [ "$round" -eq 1 ] || enroll
+    alive
+    log "scale: $s enrolled users, round $round: radmfa second leg, C=$SCALE_C"
+    lg -system "radmfa-scale-$s" -mode secondleg -c "$SCALE_C" -addr "127.0.0.1:$PORT_RADMFA" \
+      -totp-skew 1 -totp-replay=true "${RAD[@]}" "${RM[@]}"
+  done
+done
+alive
+
+# ---- 8. report -----------------------------------------------------------------------------
 
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$W/facts.txt"
 "$W/bin/report" -results "$RES" -facts "$W/facts.txt" -out "$OUT"

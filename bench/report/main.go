@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -55,11 +56,34 @@ var (
 	rawBind       = series{"ldap-raw", "ldapbind", "raw LDAP: bind only (go-ldap)", ""}
 )
 
+// scalePrefix labels the scale stage's runs (run.sh step 7): radmfa-scale-S, radmfa's second
+// leg alone with S users enrolled in its store.
+const scalePrefix = "radmfa-scale-"
+
+// scaleRow is one size of the scale stage.
+type scaleRow struct {
+	users int    // enrolled users in radmfa's store
+	best  result // the run with the most flows/s
+	hwm   int64  // radmfa's peak RSS (VmHWM, KiB): the highest of this size's runs
+	runs  int
+}
+
 type data struct {
 	rows  []result
 	by    map[string]result // system/mode/C → the run with the most flows/s
 	cs    []int
+	scale []scaleRow // by enrolled users, ascending
 	facts [][2]string
+}
+
+// scaleAt returns the scale stage's row with users enrolled users.
+func (d *data) scaleAt(users int) (scaleRow, bool) {
+	for _, r := range d.scale {
+		if r.users == users {
+			return r, true
+		}
+	}
+	return scaleRow{}, false
 }
 
 func (d *data) get(s series, c int) (result, bool) {
@@ -100,6 +124,25 @@ func load(resPath, factsPath string) (*data, error) {
 			return nil, fmt.Errorf("%s: %w", resPath, err)
 		}
 		d.rows = append(d.rows, r)
+		if rest, ok := strings.CutPrefix(r.System, scalePrefix); ok {
+			users, err := strconv.Atoi(rest)
+			if err != nil || users <= 0 || r.Mode != "secondleg" {
+				return nil, fmt.Errorf("%s: scale run %q mode %q: want %sUSERS in mode secondleg",
+					resPath, r.System, r.Mode, scalePrefix)
+			}
+			i := slices.IndexFunc(d.scale, func(s scaleRow) bool { return s.users == users })
+			if i < 0 {
+				d.scale = append(d.scale, scaleRow{users: users, best: r})
+				i = len(d.scale) - 1
+			}
+			sr := &d.scale[i]
+			if r.Rate > sr.best.Rate {
+				sr.best = r
+			}
+			sr.hwm = max(sr.hwm, r.HWMKiB["radmfa"])
+			sr.runs++
+			continue // its own section: not a column of the other tables, not in their peaks
+		}
 		// Several rounds: keep the run with the most flows/s, the least disturbed one.
 		key := fmt.Sprintf("%s/%s/%d", r.System, r.Mode, r.C)
 		if prev, ok := d.by[key]; !ok || r.Rate > prev.Rate {
@@ -113,6 +156,7 @@ func load(resPath, factsPath string) (*data, error) {
 		return nil, err
 	}
 	slices.Sort(d.cs)
+	slices.SortFunc(d.scale, func(a, b scaleRow) int { return a.users - b.users })
 	if factsPath != "" {
 		b, err := os.ReadFile(factsPath)
 		if err != nil {
@@ -168,10 +212,17 @@ func render(d *data) string {
 		{"radmfa / FreeRADIUS rlm_totp second leg", radmfaSecond, frTOTPSecond},
 	})
 
+	w("\n## Scale: enrolled users in the store\n\n")
+	scale(&b, d)
+
 	w("\n## Peak memory over the whole bench\n\n")
+	w("The scale stage's radmfa processes are not counted here: see their own section.\n\n")
 	w("| process | peak RSS (VmHWM) MiB |\n| --- | ---: |\n")
 	peaks := map[string]int64{}
 	for _, r := range d.rows {
+		if strings.HasPrefix(r.System, scalePrefix) {
+			continue
+		}
 		for name, h := range r.HWMKiB {
 			peaks[name] = max(peaks[name], h)
 		}
@@ -220,6 +271,35 @@ func table(b *strings.Builder, d *data, ss ...series) {
 			fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s | %.2f |\n",
 				s.title, c, r.Rate, r.P50, r.P99, errs(r), server, cpu(r, "slapd"), cpu(r, "loadgen"), rss, r.OtherCores)
 		}
+	}
+}
+
+func scale(b *strings.Builder, d *data) {
+	if len(d.scale) == 0 {
+		fmt.Fprintf(b, "Not measured: the scale stage was skipped (`BENCH_SCALE=\"\"`).\n")
+		return
+	}
+	fmt.Fprintf(b, "radmfa's second leg alone, measured as above, with more users enrolled in its SQLite store: ")
+	fmt.Fprintf(b, "the %s directory users plus filler users that exist only in the store ", thousands(d.scale[0].users))
+	fmt.Fprintf(b, "(`bench/prep enroll -extra`), so every sign-in still goes to a directory user and only the ")
+	fmt.Fprintf(b, "store is larger. For each size radmfa is stopped, the store grown, radmfa started again: ")
+	fmt.Fprintf(b, "the peak RSS is that process's own, over that size's runs (the untimed first legs that ")
+	fmt.Fprintf(b, "collect the States included), so it is not comparable with the whole-bench peak below (one ")
+	fmt.Fprintf(b, "process through every mode and C). The first row, the smallest store, is the baseline.\n\n")
+	fmt.Fprintf(b, "| enrolled users | C | second-leg flows/s | vs baseline | p50 ms | p99 ms | errors | radmfa CPU s/1000 | radmfa peak RSS MiB | runs | other processes (cores) |\n")
+	fmt.Fprintf(b, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	base := d.scale[0].best
+	for _, s := range d.scale {
+		r, vs := s.best, "—"
+		if base.Rate > 0 {
+			vs = fmt.Sprintf("%.2f×", r.Rate/base.Rate)
+		}
+		rss := "—"
+		if s.hwm > 0 {
+			rss = fmt.Sprintf("%.1f", float64(s.hwm)/1024)
+		}
+		fmt.Fprintf(b, "| %s | %d | %.0f | %s | %.2f | %.2f | %s | %s | %s | %d | %.2f |\n",
+			thousands(s.users), r.C, r.Rate, vs, r.P50, r.P99, errs(r), cpu(r, "radmfa"), rss, s.runs, r.OtherCores)
 	}
 }
 
@@ -301,6 +381,36 @@ func targets(b *strings.Builder, d *data) {
 	p99("p99 first leg ≤ ½ FreeRADIUS PAP+rlm_ldap", radmfaFirst, frLDAP)
 	p99("p99 two-leg ≤ ½ FreeRADIUS challenge flow", radmfaTwo, frTOTP)
 	p99("p99 second leg ≤ ½ FreeRADIUS rlm_totp second leg", radmfaSecond, frTOTPSecond)
+
+	// Scale stage: radmfa's own peak RSS, and its second leg against itself with a small store.
+	const rssUsers, rssLimit = 100000, 100e6 // bytes: 100 MB, not MiB
+	name := fmt.Sprintf("peak RSS with %s enrolled users < 100 MB", thousands(rssUsers))
+	if s, ok := d.scaleAt(rssUsers); ok && s.hwm > 0 {
+		bytes := float64(s.hwm) * 1024
+		fmt.Fprintf(b, "| %s | %.1f MiB (%.1f MB) | < %.1f MiB (100 MB) | %s |\n",
+			name, bytes/(1<<20), bytes/1e6, rssLimit/(1<<20), verdict(bytes < rssLimit))
+	} else {
+		fmt.Fprintf(b, "| %s | not measured | < %.1f MiB (100 MB) | n/a |\n", name, rssLimit/(1<<20))
+	}
+	const bigUsers, smallUsers, within = 1000000, 10000, 0.9
+	name = fmt.Sprintf("second leg with %s enrolled users within 10 %% of %s", thousands(bigUsers), thousands(smallUsers))
+	x, ok1 := d.scaleAt(bigUsers)
+	y, ok2 := d.scaleAt(smallUsers)
+	if !ok1 || !ok2 || y.best.Rate == 0 {
+		fmt.Fprintf(b, "| %s | not measured | ≥ %.2f× | n/a |\n", name, within)
+		return
+	}
+	got := x.best.Rate / y.best.Rate
+	fmt.Fprintf(b, "| %s | %.2f× (%.0f vs %.0f flows/s) | ≥ %.2f× | %s |\n", name, got, x.best.Rate, y.best.Rate, within, verdict(got >= within))
+}
+
+// thousands writes n with a space between groups of three digits, as the targets are worded.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
 }
 
 func verdict(ok bool) string {
@@ -357,6 +467,12 @@ const method = `- **Load generator** (` + "`bench/loadgen`" + `): C goroutines i
 - **FreeRADIUS** runs as ` + "`freeradius -f -d CONFDIR`" + ` with a private configuration (bench/freeradius/):
   reject_delay 0, max_requests 262144, a fixed pool of 16 threads and 16 LDAP connections per
   rlm_ldap instance, one log line per Accept/Reject (radmfa logs one per decision).
+- **Scale stage** (run.sh step 7, ` + "`BENCH_SCALE`" + `): for each size, smallest first, radmfa is
+  stopped, its store grown to that many enrolled users with ` + "`prep enroll -extra`" + ` (filler users
+  filler0000001…, in the store only, written in batches of 5 000 rows a transaction through the
+  store's import path; the bench users re-enrolled), radmfa started again on it, and the second
+  leg alone run at C = 32 as above (BENCH_ROUNDS times, re-enrolling the bench users between
+  runs). The store only grows from one size to the next. 100 MB = 10^8 bytes = 95.4 MiB.
 - **radmfa** runs as ` + "`radmfa serve`" + ` with bench/radmfa.yaml.tmpl: defaults (LDAP pool 16, sqlite
   store, lockout on, audit rows on, JSON log at info) and the same directory.
 `
