@@ -34,6 +34,7 @@ var _ Store = (*SQLite)(nil)
 const (
 	sqliteBusyTimeout = 10 * time.Second
 	sqliteReadConns   = 4
+	sqliteMmapSize    = 1 << 30 // address space, not memory: the kernel's page cache backs it
 )
 
 // sqliteDSN builds a modernc.org/sqlite DSN. synchronous=NORMAL: in WAL mode every commit is
@@ -52,7 +53,9 @@ func sqliteDSN(path string, write bool) string {
 		// journal_mode is not set here but by enableWAL, which can retry.
 		q = append(q, "_txlock=immediate")
 	} else {
-		q = append(q, "_pragma=query_only(1)")
+		// Readers map the file instead of copying pages into each connection's own cache: every
+		// commit invalidates those caches, and with a million users the reads went to pread.
+		q = append(q, "_pragma=query_only(1)", fmt.Sprintf("_pragma=mmap_size(%d)", sqliteMmapSize))
 	}
 	return path + "?" + strings.Join(q, "&")
 }
