@@ -123,10 +123,23 @@ func (s *Server) Stats() Stats {
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("radius: server closed")
 
-// Serve reads packets from conn until Shutdown or a read error. Each packet is handled on a
-// goroutine of its own (reused across packets), at most MaxInFlight at once; past that,
-// packets are dropped and the NAS's retransmit tries again.
-func (s *Server) Serve(conn net.PacketConn) error {
+// port says which RADIUS port a listener is: it decides the answer to Status-Server.
+type port int
+
+const (
+	portAuth port = iota // 1812: Status-Server gets Access-Accept
+	portAcct             // 1813: Status-Server gets Accounting-Response (RFC 5997 §3)
+)
+
+// Serve reads packets from conn, an authentication port, until Shutdown or a read error.
+// Each packet is handled on a goroutine of its own (reused across packets), at most
+// MaxInFlight at once; past that, packets are dropped and the NAS's retransmit tries again.
+func (s *Server) Serve(conn net.PacketConn) error { return s.serveConn(conn, portAuth) }
+
+// ServeAccounting is Serve for an accounting port.
+func (s *Server) ServeAccounting(conn net.PacketConn) error { return s.serveConn(conn, portAcct) }
+
+func (s *Server) serveConn(conn net.PacketConn, role port) error {
 	s.mu.Lock()
 	if s.shutdown.Load() {
 		s.mu.Unlock()
@@ -182,7 +195,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 			defer func() { <-s.sem; s.wg.Done() }()
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 			defer cancel()
-			if reply := s.Process(ctx, b, src); reply != nil {
+			if reply := s.processFrom(ctx, b, src, role); reply != nil {
 				if _, err := conn.WriteTo(reply, addr); err != nil {
 					s.log.Warn().Err(err).Str("remote", src.String()).Msg("radius: write reply")
 					return
@@ -282,6 +295,10 @@ func (s *Server) drop(fields *zerolog.Event, reason string) {
 // Process handles one raw packet from src and returns the raw reply, or nil to send nothing.
 // Transports other than UDP (RadSec) feed whole packets through it.
 func (s *Server) Process(ctx context.Context, b []byte, src netip.AddrPort) []byte {
+	return s.processFrom(ctx, b, src, portAuth)
+}
+
+func (s *Server) processFrom(ctx context.Context, b []byte, src netip.AddrPort, role port) []byte {
 	if len(b) < headerLen {
 		s.drop(zerolog.Dict().Str("remote", src.String()), "packet shorter than 20 bytes")
 		return nil
@@ -291,11 +308,11 @@ func (s *Server) Process(ctx context.Context, b []byte, src netip.AddrPort) []by
 		s.drop(zerolog.Dict().Str("remote", src.String()), "unknown client")
 		return nil
 	}
-	return s.process(ctx, b, src, client)
+	return s.process(ctx, b, src, client, role)
 }
 
-// process handles a packet from a known client.
-func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, client *Client) []byte {
+// process handles a packet from a known client that reached the given port.
+func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, client *Client, role port) []byte {
 	fields := func() *zerolog.Event {
 		return zerolog.Dict().Str("remote", src.String()).Str("nas", client.Name).
 			Int("code", int(b[0])).Uint8("id", b[1])
@@ -339,8 +356,12 @@ func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, clie
 	}
 
 	if pkt.Code == radius.CodeStatusServer {
-		// RFC 5997: answer on the auth port with Access-Accept; not cached, not handed on.
+		// RFC 5997: Access-Accept on an authentication port, Accounting-Response on an
+		// accounting port; not cached, not handed on.
 		resp := pkt.Response(radius.CodeAccessAccept)
+		if role == portAcct {
+			resp = pkt.Response(radius.CodeAccountingResponse)
+		}
 		rfc2865.ReplyMessage_SetString(resp, "radmfa is alive")
 		out, err := s.finish(pkt, resp, client)
 		if err != nil {
@@ -400,7 +421,8 @@ func (s *Server) finish(req, resp *radius.Packet, client *Client) ([]byte, error
 	resp.Authenticator = req.Authenticator
 	resp.Secret = client.Secret
 	attrs := make(radius.Attributes, 0, len(resp.Attributes)+4)
-	if resp.Code != radius.CodeAccountingResponse {
+	if resp.Code != radius.CodeAccountingResponse || req.Code == radius.CodeStatusServer {
+		// Status-Server carried one (it is required), so its answer carries one too.
 		attrs = append(attrs, &radius.AVP{Type: attrMessageAuthenticator, Attribute: make(radius.Attribute, 16)})
 	}
 	for _, a := range resp.Attributes {

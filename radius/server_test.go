@@ -283,6 +283,57 @@ func TestServerStatusServer(t *testing.T) {
 	}
 }
 
+// On an accounting port Status-Server is answered with Accounting-Response (RFC 5997 §3),
+// signed like any answer; Accounting-Request is still handed on.
+func TestServerStatusServerAccountingPort(t *testing.T) {
+	secret := []byte("s3cret-shared")
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	srv := NewServer(NewClients([]Client{{Name: "lo", Prefix: netip.MustParsePrefix("127.0.0.0/8"), Secret: secret,
+		RequireMessageAuthenticator: true}}), Options{Logger: zerolog.Nop(),
+		Handler: HandlerFunc(func(_ context.Context, r *Request) *radius.Packet {
+			calls.Add(1)
+			return r.Packet.Response(radius.CodeAccountingResponse)
+		})})
+	go func() { _ = srv.ServeAccounting(conn) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	c := dial(t, conn.LocalAddr().String())
+
+	p := radius.New(radius.CodeStatusServer, secret)
+	_ = rfc2869.MessageAuthenticator_Set(p, make([]byte, 16))
+	b, _ := p.Encode()
+	off, _ := findMA(b)
+	copy(b[off:], requestMA(b, off, secret))
+	reply := exchange(t, c, b)
+	if reply == nil || radius.Code(reply[0]) != radius.CodeAccountingResponse {
+		t.Fatalf("Status-Server on the accounting port: reply %v, want Accounting-Response", reply)
+	}
+	checkResponse(t, reply, b, secret)
+	if calls.Load() != 0 {
+		t.Fatal("Status-Server reached the handler")
+	}
+
+	acct := radius.New(radius.CodeAccountingRequest, secret)
+	_ = rfc2865.UserName_SetString(acct, "alice")
+	ab, err := acct.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := exchange(t, c, ab); r == nil || radius.Code(r[0]) != radius.CodeAccountingResponse {
+		t.Fatalf("Accounting-Request: reply %v", r)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("handler ran %d times for one Accounting-Request", calls.Load())
+	}
+}
+
 func TestServerPanicRejects(t *testing.T) {
 	ts := startServer(t, true, func(context.Context, *Request) *radius.Packet { panic("boom") })
 	c := dial(t, ts.addr)

@@ -179,7 +179,7 @@ func extraListeners(cfg *config.Config, srv *radius.Server, errc chan<- error, l
 			return closeAll, fmt.Errorf("listen accounting %s: %w", a, err)
 		}
 		log.Info().Str("listen", conn.LocalAddr().String()).Msg("accounting listener")
-		go func() { errc <- srv.Serve(conn) }()
+		go func() { errc <- srv.ServeAccounting(conn) }()
 	}
 	if rs := cfg.Radius.RadSec; rs.Listen != "" {
 		tc, err := radius.TLSConfig(rs.CertFile, rs.KeyFile, rs.CAFile)
