@@ -319,7 +319,7 @@ func (e *Engine) parse(r *rad.Request) (request, decision, bool) {
 		return req, withDetail(reject(ReasonUnsupportedAuth, msgUnsupported), "CHAP"), false
 	case hasAttr(p, rfc2869.EAPMessage_Type):
 		return req, withDetail(reject(ReasonUnsupportedAuth, msgUnsupported), "EAP"), false
-	case hasVendor(p, 311):
+	case hasMSCHAP(p):
 		return req, withDetail(reject(ReasonUnsupportedAuth, msgUnsupported), "MS-CHAP"), false
 	}
 	states, _ := rfc2865.State_Gets(p)
@@ -400,13 +400,28 @@ func hasAttr(p *radius.Packet, t radius.Type) bool {
 	return ok
 }
 
-func hasVendor(p *radius.Packet, vendor uint32) bool {
+// msCHAPTypes are the Microsoft (vendor 311, RFC 2548) attributes that carry MS-CHAP
+// credentials: MS-CHAP-Response, -CPW-1, -CPW-2, -LM-Enc-PW, -NT-Enc-PW, -Challenge,
+// MS-CHAP2-Response and MS-CHAP2-CPW. Other Microsoft attributes (MS-RAS-Vendor,
+// MS-RAS-Version…) come with PAP requests from RRAS and NPS and say nothing of the method.
+var msCHAPTypes = map[byte]bool{1: true, 3: true, 4: true, 5: true, 6: true, 11: true, 25: true, 27: true}
+
+// hasMSCHAP reports whether the request carries MS-CHAP credentials.
+func hasMSCHAP(p *radius.Packet) bool {
 	for _, a := range p.Attributes {
 		if a.Type != rfc2865.VendorSpecific_Type {
 			continue
 		}
-		if id, _, err := radius.VendorSpecific(a.Attribute); err == nil && id == vendor {
-			return true
+		id, v, err := radius.VendorSpecific(a.Attribute)
+		if err != nil || id != 311 {
+			continue
+		}
+		// The vendor data holds Microsoft's own type-length-value attributes.
+		for len(v) >= 2 && int(v[1]) >= 2 && int(v[1]) <= len(v) {
+			if msCHAPTypes[v[0]] {
+				return true
+			}
+			v = v[v[1]:]
 		}
 	}
 	return false

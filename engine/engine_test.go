@@ -114,6 +114,21 @@ func TestRefusedRequests(t *testing.T) {
 	}
 }
 
+// TestMicrosoftAttributesWithPAP: RRAS and NPS add Microsoft attributes (MS-RAS-Vendor,
+// MS-RAS-Version) to PAP requests; only MS-CHAP credentials make a request MS-CHAP.
+func TestMicrosoftAttributesWithPAP(t *testing.T) {
+	h := newHarness(t)
+	h.enrollTOTP("alice")
+	got := h.do(rq{user: "alice", pass: "alice-pw", edit: func(p *radius.Packet) {
+		for _, sub := range [][]byte{{9, 6, 0, 0, 1, 55}, {18, 7, 'M', 'S', 'R', 'A', 'S'}} {
+			v, err := radius.NewVendorSpecific(311, sub)
+			must(t, err)
+			p.Add(rfc2865.VendorSpecific_Type, v)
+		}
+	}})
+	got.want(t, radius.CodeAccessChallenge, ReasonChallenge)
+}
+
 func TestAccounting(t *testing.T) {
 	h := newHarness(t)
 	p := radius.New(radius.CodeAccountingRequest, []byte(testSecret))
