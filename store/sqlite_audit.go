@@ -73,13 +73,34 @@ func (s *SQLite) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, e
 
 // PruneAudit deletes events older than before and returns how many.
 func (s *SQLite) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM audit WHERE time < ?`, toNanos(before))
+	n, err := s.pruneChunked(ctx, `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? LIMIT ?)`, toNanos(before))
 	if err != nil {
-		return 0, fmt.Errorf("store: prune audit: %w", unavailable(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("store: prune audit: %w", unavailable(err))
+		return n, fmt.Errorf("store: prune audit: %w", err)
 	}
 	return n, nil
+}
+
+// pruneChunk bounds one pruning statement: sign-ins read their Account on the write connection
+// (see SQLite.Account), so a delete of a whole day's audit rows in one statement would hold
+// them up for its duration.
+const pruneChunk = 5000
+
+// pruneChunked runs query (whose last two arguments are the bound and the chunk size) until a
+// run deletes fewer than pruneChunk rows, and returns the total.
+func (s *SQLite) pruneChunked(ctx context.Context, query string, bound int64) (int64, error) {
+	var total int64
+	for {
+		res, err := s.w.ExecContext(ctx, query, bound, pruneChunk)
+		if err != nil {
+			return total, unavailable(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, unavailable(err)
+		}
+		total += n
+		if n < pruneChunk {
+			return total, nil
+		}
+	}
 }

@@ -41,11 +41,12 @@ func (s *SQLite) Incr(ctx context.Context, key string, now, expires time.Time) (
 
 // PruneEphemeral deletes dead keys.
 func (s *SQLite) PruneEphemeral(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM ephemeral WHERE expires_at <= ?`, toNanos(now))
+	n, err := s.pruneChunked(ctx,
+		`DELETE FROM ephemeral WHERE rowid IN (SELECT rowid FROM ephemeral WHERE expires_at <= ? LIMIT ?)`, toNanos(now))
 	if err != nil {
-		return 0, fmt.Errorf("store: prune ephemeral: %w", unavailable(err))
+		return n, fmt.Errorf("store: prune ephemeral: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // Count reads a live counter.
