@@ -46,9 +46,6 @@ func sqliteDSN(path string, write bool) string {
 		fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()),
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
-		// Connections map the file instead of copying pages into private caches (which every
-		// commit by another connection empties): with a million users the reads went to pread.
-		fmt.Sprintf("_pragma=mmap_size(%d)", sqliteMmapSize),
 	}
 	if write {
 		// BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that reads and
@@ -56,7 +53,9 @@ func sqliteDSN(path string, write bool) string {
 		// journal_mode is not set here but by enableWAL, which can retry.
 		q = append(q, "_txlock=immediate")
 	} else {
-		q = append(q, "_pragma=query_only(1)")
+		// Readers map the file instead of copying pages into each connection's own cache: every
+		// commit invalidates those caches, and with a million users the reads went to pread.
+		q = append(q, "_pragma=query_only(1)", fmt.Sprintf("_pragma=mmap_size(%d)", sqliteMmapSize))
 	}
 	return path + "?" + strings.Join(q, "&")
 }
