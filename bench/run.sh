@@ -7,7 +7,7 @@
 # and BENCH_D seconds; BENCH_ROUNDS rounds, the report keeping each row's best); then the scale
 # stage: radmfa's second leg at C = 32 with 10 000 (baseline), 100 000 and 1 000 000 users enrolled
 # in its store, radmfa restarted for each; and writes bench/results.md. Everything it starts is
-# stopped on exit. Working files go to bench/.work/ (git-ignored). About 11 minutes on 2 cores.
+# stopped on exit. Working files go to bench/.work/ (git-ignored). About 8 minutes on 2 cores.
 #
 # Knobs (environment): BENCH_N (20000), BENCH_D (8s), BENCH_C ("1 8 32 64"), BENCH_ROUNDS (2),
 # BENCH_USERS (10000), BENCH_SCALE ("100000 1000000": enrolled users in radmfa's store for the
