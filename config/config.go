@@ -114,8 +114,11 @@ type LDAPConfig struct {
 	BindPasswordFile   string   `yaml:"bind_password_file"`
 	BaseDN             string   `yaml:"base_dn"`
 	UserFilter         string   `yaml:"user_filter"` // default (uid={username})
-	Timeout            Duration `yaml:"timeout"`     // default 5s
-	PoolSize           int      `yaml:"pool_size"`   // default 16
+	// UsernameAttr holds the name users sign in with; default: the attribute user_filter
+	// compares with {username}, when it compares exactly one.
+	UsernameAttr string   `yaml:"username_attribute"`
+	Timeout      Duration `yaml:"timeout"`   // default 5s
+	PoolSize     int      `yaml:"pool_size"` // default 16
 	// CacheTTL keeps what the user search found (DN, attributes, groups) this long, so a
 	// sign-in costs one bind; the password bind always reaches the directory. 0 turns it off.
 	CacheTTL        Duration       `yaml:"cache_ttl"` // default 30s

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func (v *validator) ldap(l *LDAPConfig) {
 		}
 	}
 	v.filter("ldap.user_filter", l.UserFilter, true)
+	if l.UsernameAttr != "" && !attributeName.MatchString(l.UsernameAttr) {
+		v.errorf("ldap.username_attribute", "%q is not an LDAP attribute name", l.UsernameAttr)
+	}
 	v.durationBetween(&l.Timeout, "ldap.timeout", DefaultLDAPTimeout, 0, 0)
 	v.intBetween(&l.PoolSize, "ldap.pool_size", DefaultPoolSize, 1, 1024)
 	defaultString(&l.DisplayNameAttr, DefaultDisplayNameAttr)
@@ -69,6 +73,9 @@ func (v *validator) ldap(l *LDAPConfig) {
 		v.dn("ldap.group_base_dn", l.GroupBaseDN)
 	}
 }
+
+// attributeName is an LDAP attribute description without options (RFC 4512 descr).
+var attributeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 
 func (v *validator) ldapURLs(l *LDAPConfig) {
 	if len(l.URLs) == 0 {

@@ -249,6 +249,11 @@ func TestValidateRejects(t *testing.T) {
 			want: []string{`ldap.user_filter: line 4: invalid LDAP filter "(&(uid={username})"`},
 		},
 		{
+			name: "username_attribute not an attribute name",
+			doc:  yml("ldap:", ldapURL, "  base_dn: dc=example,dc=test", "  username_attribute: uid)(cn"),
+			want: []string{`ldap.username_attribute: line 4: "uid)(cn" is not an LDAP attribute name`},
+		},
+		{
 			name: "timeout not a duration",
 			doc:  yml("ldap:", ldapURL, "  base_dn: dc=example,dc=test", "  timeout: 5 sec"),
 			want: []string{`ldap.timeout: line 4: invalid duration "5 sec"`},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -75,7 +76,31 @@ func withDefaults(cfg Config) Config {
 	if cfg.GroupBaseDN == "" {
 		cfg.GroupBaseDN = cfg.BaseDN
 	}
+	if cfg.UsernameAttr == "" {
+		cfg.UsernameAttr = UsernameAttrOf(cfg.UserFilter)
+	}
 	return cfg
+}
+
+// usernameTerm matches a filter item that compares an attribute with the username.
+var usernameTerm = regexp.MustCompile(`\(\s*([A-Za-z][A-Za-z0-9-]*)\s*=\s*\{username\}\s*\)`)
+
+// UsernameAttrOf returns the attribute filter compares with {username}, or "" when it
+// compares none or several ((|(uid={username})(mail={username})) signs in by either).
+func UsernameAttrOf(filter string) string {
+	var attr string
+	for _, m := range usernameTerm.FindAllStringSubmatch(filter, -1) {
+		switch {
+		case attr == "":
+			attr = m[1]
+		case !strings.EqualFold(attr, m[1]):
+			return ""
+		}
+	}
+	if strings.Count(filter, "{username}") != len(usernameTerm.FindAllString(filter, -1)) {
+		return "" // {username} also used some other way (a substring or extensible match)
+	}
+	return attr
 }
 
 // validate reports every problem in cfg at once, so a bad config is fixed in one go.

@@ -62,10 +62,13 @@ func TestAuthenticate(t *testing.T) {
 			username: "alice", password: "alice-pass", wantDials: -1,
 			want: ldapauth.Identity{Username: "alice", DN: aliceIdentity.DN, DisplayName: "Anders", Mail: "alice",
 				Phone: "+15551230001", Groups: aliceIdentity.Groups}},
-		{name: "directory matching rules: case and spaces", username: " ALICE ", password: "alice-pass",
-			want: func() ldapauth.Identity { id := aliceIdentity; id.Username = " ALICE "; return id }(), wantDials: -1},
-		{name: "UsernameAttr gives the entry's spelling", config: func(c *ldapauth.Config) { c.UsernameAttr = "uid" },
+		{name: "directory matching rules: case and spaces; the entry's spelling", username: " ALICE ", password: "alice-pass",
+			want: aliceIdentity, wantDials: -1},
+		{name: "UsernameAttr named explicitly", config: func(c *ldapauth.Config) { c.UsernameAttr = "uid" },
 			username: " ALICE ", password: "alice-pass", want: aliceIdentity, wantDials: -1},
+		{name: "UsernameAttr that is not the filter's: the entry's value", config: func(c *ldapauth.Config) { c.UsernameAttr = "mail" },
+			username: "alice", password: "alice-pass",
+			want: func() ldapauth.Identity { id := aliceIdentity; id.Username = "alice@example.test"; return id }(), wantDials: -1},
 		{name: "wrong password", username: "alice", password: "bob-pass", wantErr: ldapauth.ErrInvalidCredentials, wantDials: -1},
 		{name: "unknown user", username: "mallory", password: "x", wantErr: ldapauth.ErrUserNotFound, wantDials: -1},
 		{name: "empty password never reaches the network", username: "alice", password: "", wantErr: ldapauth.ErrEmptyPassword, wantDials: 0},
@@ -577,5 +580,58 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := ldapauth.New(good, zerolog.Nop()); err != nil {
 		t.Errorf("good config: %v", err)
+	}
+}
+
+// TestLooseDirectoryMatch: slapd matches compatibility forms, case and extra spaces of a uid to
+// alice's entry. With Normalize set (as radmfa always sets it) only the name that normalises to
+// the entry's own uid gets it; every other form is an unknown user, refused before any bind.
+func TestLooseDirectoryMatch(t *testing.T) {
+	t.Parallel()
+	srv := ldaptest.Start(t)
+	cfg := baseConfig(srv)
+	n := ldapauth.Normalizer{Lowercase: true}
+	cfg.Normalize = n.Normalize
+	d, _ := newDirectory(t, cfg)
+	for _, name := range []string{"ａlice", "𝐚𝐥𝐢𝐜𝐞", "ⓐⓛⓘⓒⓔ", "ALICE", "Alice", "alice ", " alice"} {
+		t.Run(name, func(t *testing.T) {
+			id, err := d.Authenticate(t.Context(), name, "alice-pass")
+			if !errors.Is(err, ldapauth.ErrUserNotFound) {
+				t.Fatalf("Authenticate(%q) = %+v, %v; want ErrUserNotFound", name, id, err)
+			}
+			if _, err := d.Lookup(t.Context(), name); !errors.Is(err, ldapauth.ErrUserNotFound) {
+				t.Fatalf("Lookup(%q): %v, want ErrUserNotFound", name, err)
+			}
+			// What the engine searches for is the normalised name, and that one is alice.
+			id, err = d.Authenticate(t.Context(), n.Normalize(name), "alice-pass")
+			if err != nil || id.Username != "alice" {
+				t.Fatalf("Authenticate(%q) = %+v, %v; want alice", n.Normalize(name), id, err)
+			}
+		})
+	}
+
+	// Without Normalize the directory's loose match is taken as is: the hole the check closes.
+	plain, _ := newDirectory(t, baseConfig(srv))
+	if _, err := plain.Authenticate(t.Context(), "ａlice", "alice-pass"); err != nil {
+		t.Skipf("this slapd does not match compatibility forms (%v): nothing to guard", err)
+	}
+}
+
+func TestUsernameAttrOf(t *testing.T) {
+	tests := []struct{ filter, want string }{
+		{"(uid={username})", "uid"},
+		{"(&(objectClass=inetOrgPerson)(uid={username}))", "uid"},
+		{"(&(objectCategory=person)(objectClass=user)(sAMAccountName={username}))", "sAMAccountName"},
+		{"(|(uid={username})(UID={username}))", "uid"},
+		{"(|(uid={username})(mail={username}))", ""},
+		{"(cn=*{username}*)", ""},
+		{"(&(uid={username})(cn=*{username}))", ""},
+		{"(objectClass=person)", ""},
+		{"( userPrincipalName = {username} )", "userPrincipalName"},
+	}
+	for _, tt := range tests {
+		if got := ldapauth.UsernameAttrOf(tt.filter); got != tt.want {
+			t.Errorf("UsernameAttrOf(%q) = %q, want %q", tt.filter, got, tt.want)
+		}
 	}
 }

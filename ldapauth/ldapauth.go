@@ -81,10 +81,16 @@ type Config struct {
 	// a burst waits for a free one. 0 means 8.
 	PoolSize int
 	// Attributes to fetch in the user search.
-	// UsernameAttr, when set (uid, sAMAccountName), makes Identity.Username the entry's value
-	// rather than what the user typed: directories match "ALICE" and "alice " to alice, and
-	// lockout counters or enrolments keyed by the typed name would otherwise split.
-	UsernameAttr    string
+	// UsernameAttr (uid, sAMAccountName) is the attribute that holds the name users sign in
+	// with; "" derives it from UserFilter when the filter compares exactly one attribute with
+	// {username} (UsernameAttrOf). Identity.Username is then the entry's value.
+	UsernameAttr string
+	// Normalize, when set with a UsernameAttr, must turn the entry's UsernameAttr value into the
+	// very name searched for, or the entry is not the user's (ErrUserNotFound, before any bind).
+	// Directories match loosely ("ALICE", "alice  ", compatibility characters, combining
+	// forms): without this, such a variant reaches alice's entry under a name that is not
+	// "alice" in the store, with its own MFA record and lockout counters.
+	Normalize       func(string) string
 	DisplayNameAttr string // default displayName
 	MailAttr        string // default mail
 	PhoneAttr       string // default mobile

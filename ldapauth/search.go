@@ -81,6 +81,13 @@ func (d *Directory) findUser(ctx context.Context, s *server, username string) (*
 	if entry.DN == "" {
 		return nil, &unavailableError{url: s.url, step: "user search", err: errors.New("entry without a DN")}
 	}
+	if d.cfg.UsernameAttr != "" && d.cfg.Normalize != nil {
+		// The directory matched loosely; the entry is the user's only if its own name is the
+		// one searched for (see Config.Normalize).
+		if name := firstValue(entry, d.cfg.UsernameAttr); d.cfg.Normalize(name) != username {
+			return nil, fmt.Errorf("%w: %q matched the entry of %q", ErrUserNotFound, username, name)
+		}
+	}
 	return entry, nil
 }
 

@@ -2,6 +2,8 @@ package ldapauth
 
 import (
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Normalizer turns what a user typed into the one name radmfa knows them by, before the
@@ -16,8 +18,12 @@ type Normalizer struct {
 }
 
 // Normalize returns the normalised username, or "" when nothing is left (e.g. "@realm").
+//
+// Compatibility forms are always folded (Unicode NFKC): directories match "ａlice" (fullwidth),
+// "𝐚lice" (mathematical bold) or "ⓐlice" to alice's entry, and a store key that kept them apart
+// from "alice" would give that entry a second, unenrolled MFA record and fresh lockout counters.
 func (n Normalizer) Normalize(u string) string {
-	u = strings.TrimSpace(u)
+	u = strings.TrimSpace(norm.NFKC.String(u))
 	if n.StripDomain {
 		if i := strings.LastIndexByte(u, '\\'); i >= 0 {
 			u = u[i+1:]
@@ -35,8 +41,10 @@ func (n Normalizer) Normalize(u string) string {
 			u = user
 		}
 	}
+	// Again: stripping "DOMAIN\ alice" or "alice @realm" can leave spaces at the ends.
+	u = strings.TrimSpace(u)
 	if n.Lowercase {
-		u = strings.ToLower(u)
+		u = norm.NFKC.String(strings.ToLower(u))
 	}
 	return u
 }

@@ -21,6 +21,13 @@ func TestNormalize(t *testing.T) {
 		{"realm map", Normalizer{StripRealm: true, RealmMap: map[string]string{"old.test": "example.test"}}, "alice@OLD.test", "alice@example.test"},
 		{"nothing on", Normalizer{}, `EX\Alice@x`, `EX\Alice@x`},
 		{"injection kept for escaping", all, "*)(uid=*", "*)(uid=*"},
+		{"fullwidth", all, "ａｌｉｃｅ", "alice"},
+		{"mathematical bold", all, "𝐚𝐥𝐢𝐜𝐞", "alice"},
+		{"circled", all, "ⓐⓛⓘⓒⓔ", "alice"},
+		{"fullwidth capitals", all, "ＡＬＩＣＥ", "alice"},
+		{"compatibility folded even without lowercase", Normalizer{}, "ａlice", "alice"},
+		{"fullwidth domain separator", all, "EXAMPLE＼alice", "alice"},
+		{"accented kept", all, "Alíce", "alíce"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +39,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{"alice", `D\u@r`, "@", `\`, "a@b@c", "ÅSA@x"} {
+	for _, s := range []string{"alice", `D\u@r`, "@", `\`, "a@b@c", "ÅSA@x", "ａ＠ｂ", "İ", "ǅ"} {
 		f.Add(s)
 	}
 	n := Normalizer{Lowercase: true, StripDomain: true, StripRealm: true}

@@ -339,3 +339,25 @@ func blackhole(t testing.TB) string {
 	})
 	return "ldap://" + l.Addr().String()
 }
+
+// TestLookalikeUsernames: the directory matches "ｕ１２３" (fullwidth) or "U123 " to the entry
+// of u123. Such a name must reach u123's own MFA record, not a fresh one: with unenrolled users
+// let in (default_state enabled, unenrolled allow) a fresh record would mean the password alone.
+func TestLookalikeUsernames(t *testing.T) {
+	d := startDirectory(t)
+	n := startNode(t, d, nodeConfig{RequireMA: true, MFAExtra: "  default_state: enabled\n  unenrolled: allow\n"})
+	user, pw := newUser(t, d)
+	n.enroll(user)
+	fullwidth := strings.Map(func(r rune) rune {
+		if r > ' ' && r < 0x7f {
+			return r + 0xFEE0
+		}
+		return r
+	}, user)
+	for _, name := range []string{user, fullwidth, strings.ToUpper(user), " " + user + " "} {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			reply := n.send(request{user: name, password: pw})
+			wantCode(t, reply, radius.CodeAccessChallenge)
+		})
+	}
+}

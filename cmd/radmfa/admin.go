@@ -180,7 +180,7 @@ func parseImport(r io.Reader, cfg *config.Config) ([]importRow, []string) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	norm := normalizer(cfg)
+	norm := normalizer(cfg.LDAP.Username)
 	var rows []importRow
 	var errs []string
 	seen := map[string]int{}
@@ -284,7 +284,7 @@ func cmdAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	from := time.Now().Add(-*since)
 	u := *user
 	if u != "" {
-		u = normalizer(cfg).Normalize(u)
+		u = normalizer(cfg.LDAP.Username).Normalize(u)
 	}
 	if verb == "summary" {
 		ps, err := portalStore(st)

@@ -135,13 +135,11 @@ func portalSettings(cfg *config.Config) portalConfig {
 // portalOptions maps the configuration onto the portal's options, sharing the engine's
 // username rules, TOTP shape, default state and SMS provider.
 func portalOptions(cfg *config.Config, pc portalConfig, dir portal.Directory, st portal.Store, log zerolog.Logger) (portal.Options, error) {
-	un := cfg.LDAP.Username
 	lock := cfg.MFA.Lockout
 	opts := portal.Options{
 		Directory: dir, Store: st, TOTP: totpConfig(cfg.TOTP), Issuer: cfg.TOTP.Issuer,
 		AdminGroup: pc.AdminGroup, AllowAppPasswords: pc.AllowAppPasswords,
-		Normalizer: ldapauth.Normalizer{Lowercase: deref(un.Lowercase), StripDomain: deref(un.StripDomain),
-			StripRealm: deref(un.StripRealm), Realms: un.Realms, RealmMap: un.RealmMap},
+		Normalizer:      normalizer(cfg.LDAP.Username),
 		DefaultState:    store.State(cfg.MFA.DefaultState),
 		PasswordLockout: store.LockoutPolicy{Threshold: lock.PasswordThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},
 		FactorLockout:   store.LockoutPolicy{Threshold: lock.FactorThreshold, Duration: lock.Duration.D(), Max: lock.MaxDuration.D()},

@@ -44,7 +44,7 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if len(pos) > 0 && verb != "import" {
 		// The same name the engine uses: "EXAMPLE\Alice" and "alice" are one record.
-		if pos[0] = normalizer(cfg).Normalize(pos[0]); pos[0] == "" {
+		if pos[0] = normalizer(cfg.LDAP.Username).Normalize(pos[0]); pos[0] == "" {
 			return fmt.Errorf("%w: empty username", errUsage)
 		}
 	}

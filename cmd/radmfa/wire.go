@@ -43,6 +43,7 @@ func ldapConfig(c config.LDAPConfig) ldapauth.Config {
 		DisplayNameAttr: c.DisplayNameAttr, MailAttr: c.MailAttr, PhoneAttr: c.PhoneAttr,
 		GroupMode: c.GroupMode, GroupBaseDN: c.GroupBaseDN, GroupFilter: c.GroupFilter,
 		GroupNameAttr: c.GroupNameAttr, ActiveDirectory: c.ActiveDirectory,
+		UsernameAttr: c.UsernameAttr, Normalize: normalizer(c.Username).Normalize,
 	}
 }
 
@@ -192,7 +193,7 @@ func buildEngine(cfg *config.Config, st store.Store, s *services, log zerolog.Lo
 	return engine.New(engine.Options{
 		Node: cfg.Node, Primary: primary, Directory: dir, Store: es, Sealer: sealer, TOTP: totpConfig(cfg.TOTP),
 		SMS:             sms,
-		Normalizer:      normalizer(cfg),
+		Normalizer:      normalizer(cfg.LDAP.Username),
 		DefaultState:    store.State(cfg.MFA.DefaultState),
 		AllowUnenrolled: cfg.MFA.Unenrolled == "allow",
 		EnrollURL:       cfg.MFA.EnrollURL,
@@ -312,8 +313,7 @@ func smsOptions(cfg *config.Config) (*engine.SMS, error) {
 }
 
 // normalizer builds the username rules of ldap.username.
-func normalizer(cfg *config.Config) ldapauth.Normalizer {
-	un := cfg.LDAP.Username
+func normalizer(un config.UsernameConfig) ldapauth.Normalizer {
 	return ldapauth.Normalizer{Lowercase: deref(un.Lowercase), StripDomain: deref(un.StripDomain),
 		StripRealm: deref(un.StripRealm), Realms: un.Realms, RealmMap: un.RealmMap}
 }
