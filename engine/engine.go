@@ -276,6 +276,9 @@ func (e *Engine) ServeRADIUS(ctx context.Context, r *rad.Request) *radius.Packet
 			d = e.firstLeg(ctx, req)
 		}
 	}
+	if ok {
+		d = e.spendState(ctx, req, d)
+	}
 	d.start = start
 	if ok && !req.retransmit {
 		e.countSource(ctx, req, d)

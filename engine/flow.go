@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -587,6 +589,30 @@ func (e *Engine) secondLeg(ctx context.Context, r request) decision {
 		return withErr(base, ResultReject, ReasonNotEnrolled, msgNotEnrolled, nil)
 	}
 	return e.checkTOTP(ctx, r, u, answer, g, base)
+}
+
+// spendState lets a State end in one Access-Accept (RFC 2865 §5.24: it belongs to one
+// exchange). Without it a State that went out in clear would pass again with any later code
+// until it expires. A wrong answer does not spend it — the tries a State gets are bounded by
+// the factor lockout and the SMS code's tries — but the first Accept does, atomically in the
+// store, so every node sees it and of two answers racing on one State one at most is let in.
+// A retransmit of the very packet that was accepted on another node is left to the retransmit
+// handling.
+func (e *Engine) spendState(ctx context.Context, r request, d decision) decision {
+	if !r.hasState || d.result != ResultAccept || r.retransmit {
+		return d
+	}
+	sum := sha256.Sum256(r.state)
+	first, err := e.opts.Store.Once(ctx, "state:"+hex.EncodeToString(sum[:]), e.now(),
+		e.now().Add(e.opts.Sealer.Lifetime()+time.Minute)) // outlives the State, clock skew included
+	if err != nil {
+		return withErr(d, ResultReject, ReasonStoreDown, msgUnavailable, err)
+	}
+	if !first {
+		d = withErr(d, ResultReject, ReasonInvalidState, msgFailed, nil)
+		d.attrs, d.detail = nil, "challenge already answered with an Accept"
+	}
+	return d
 }
 
 // regrant recomputes policy and authorization for a State sealed under another

@@ -969,3 +969,25 @@ func TestPrompts(t *testing.T) {
 		})
 	}
 }
+
+// TestStateEndsInOneAccept: a State that led to an Access-Accept is spent: answered again with
+// a later, valid code it is refused, and nothing is granted. Before the Accept, a wrong answer
+// does not spend it.
+func TestStateEndsInOneAccept(t *testing.T) {
+	h := newHarness(t)
+	h.enrollTOTP("alice")
+	st := h.challenge(rq{user: "alice", pass: "alice-pw"})
+	h.do(rq{user: "alice", pass: "000000", state: st}).want(t, radius.CodeAccessReject, ReasonWrongCode)
+	h.do(rq{user: "alice", pass: h.code("alice", 0), state: st}).want(t, radius.CodeAccessAccept, ReasonMFA)
+	h.clk.Advance(30 * time.Second) // a new step, a new valid code
+	got := h.do(rq{user: "alice", pass: h.code("alice", 0), state: st})
+	got.want(t, radius.CodeAccessReject, ReasonInvalidState)
+	if !strings.Contains(got.d.detail(), "already answered") {
+		t.Errorf("detail %q", got.d.detail())
+	}
+	// The refused answer spent its code's step (the step is spent before the State is); the
+	// next step's code on a fresh challenge passes.
+	h.clk.Advance(30 * time.Second)
+	st2 := h.challenge(rq{user: "alice", pass: "alice-pw"})
+	h.do(rq{user: "alice", pass: h.code("alice", 0), state: st2}).want(t, radius.CodeAccessAccept, ReasonMFA)
+}
