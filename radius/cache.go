@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -9,7 +10,8 @@ import (
 // not processed again (RFC 5080 §2.2.2): no second LDAP bind, no second SMS, no second counted
 // failure. A key is the client's source address and port, the code, Identifier and Request
 // Authenticator — a NAS keeps all of them when it retransmits and changes the authenticator for
-// a new request.
+// a new request. A packet under a known key whose bytes differ is no retransmit: it is dropped,
+// never answered with the first one's reply.
 type replyCache struct {
 	window time.Duration
 	max    int
@@ -22,8 +24,18 @@ type replyCache struct {
 
 type cacheEntry struct {
 	reply   []byte // nil while the first copy is still being processed
+	sum     [sha256.Size]byte
 	expires time.Time
 }
+
+// verdict is what begin decides for a packet.
+type verdict int
+
+const (
+	fresh     verdict = iota // process it
+	duplicate                // a retransmit: answer with the stored reply (nil: still in flight)
+	conflict                 // same key, other bytes: drop it
+)
 
 type cacheKeyTime struct {
 	key     string
@@ -34,32 +46,35 @@ func newReplyCache(window time.Duration, max int) *replyCache {
 	return &replyCache{window: window, max: max, entries: make(map[string]*cacheEntry)}
 }
 
-// begin registers a request. It returns (nil, true) when the caller should process it; a cached
-// reply and false for a retransmit of an answered request; and (nil, false) for a retransmit of
-// a request still in flight (drop it: the reply to the first copy is on its way).
-func (c *replyCache) begin(key string, now time.Time) (reply []byte, process bool) {
+// begin registers a request whose bytes hash to sum. fresh: process it. duplicate: a
+// retransmit; reply is the stored answer, or nil while the first copy is still being processed
+// (drop it: the reply to the first copy is on its way). conflict: drop it.
+func (c *replyCache) begin(key string, sum [sha256.Size]byte, now time.Time) (reply []byte, v verdict) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expireLocked(now)
 	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
-		return e.reply, false
+		if e.sum != sum {
+			return nil, conflict
+		}
+		return e.reply, duplicate
 	}
 	if len(c.entries) >= c.max {
 		// Under a flood, process without caching rather than grow without bound.
-		return nil, true
+		return nil, fresh
 	}
 	exp := now.Add(c.window)
-	c.entries[key] = &cacheEntry{expires: exp}
+	c.entries[key] = &cacheEntry{sum: sum, expires: exp}
 	c.order = append(c.order, cacheKeyTime{key, exp})
-	return nil, true
+	return nil, fresh
 }
 
-// lookup returns the stored reply for key if it is answered and not expired, without
-// registering anything.
-func (c *replyCache) lookup(key string, now time.Time) []byte {
+// lookup returns the stored reply for a retransmit (same key, same bytes) if it is answered
+// and not expired, without registering anything.
+func (c *replyCache) lookup(key string, sum [sha256.Size]byte, now time.Time) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) && e.sum == sum {
 		return e.reply
 	}
 	return nil

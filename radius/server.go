@@ -2,6 +2,7 @@ package radius
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -372,11 +373,15 @@ func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, clie
 	}
 
 	key := cacheKey(src, raw)
-	cached, process := s.cache.begin(key, time.Now())
-	if !process {
+	cached, v := s.cache.begin(key, sha256.Sum256(raw), time.Now())
+	switch v {
+	case duplicate:
 		s.duplicates.Add(1)
 		s.log.Debug().Dict("packet", fields()).Bool("answered", cached != nil).Msg("radius: retransmit")
 		return cached
+	case conflict:
+		s.drop(fields(), "same source, Identifier and authenticator as a recent request but other contents")
+		return nil
 	}
 
 	req := &Request{Packet: pkt, Client: client, Remote: src, MessageAuthenticator: hasMA}
@@ -454,7 +459,10 @@ func (s *Server) cachedReply(b []byte, src netip.AddrPort) []byte {
 	if len(b) < headerLen {
 		return nil
 	}
-	return s.cache.lookup(cacheKey(src, b), time.Now())
+	if n := int(b[2])<<8 | int(b[3]); n >= headerLen && n <= len(b) {
+		b = b[:n] // what follows Length is padding (RFC 2865 §3), not part of the request
+	}
+	return s.cache.lookup(cacheKey(src, b), sha256.Sum256(b), time.Now())
 }
 
 func hasAttr(p *radius.Packet, t radius.Type) bool {

@@ -238,6 +238,34 @@ func TestServerRetransmitAnsweredFromCache(t *testing.T) {
 	}
 }
 
+// A packet with a known request's source, Identifier and authenticator but other contents is
+// no retransmit: it must not get that request's reply (nor be processed as it).
+func TestServerConflictingRetransmitDropped(t *testing.T) {
+	ts := startServer(t, true, accept)
+	c := dial(t, ts.addr)
+	as := func(user string) func(*radius.Packet) {
+		return func(p *radius.Packet) {
+			p.Identifier = 7
+			copy(p.Authenticator[:], "0123456789abcdef")
+			_ = rfc2865.UserName_SetString(p, user)
+		}
+	}
+	req := accessRequest(t, ts.secret, true, as("alice"))
+	first := exchange(t, c, req)
+	if first == nil {
+		t.Fatal("no reply to the first request")
+	}
+	if r := exchange(t, c, accessRequest(t, ts.secret, true, as("bob"))); r != nil {
+		t.Fatal("a different request under the same Identifier and authenticator got a reply")
+	}
+	if n := ts.calls.Load(); n != 1 {
+		t.Fatalf("handler ran %d times, want 1", n)
+	}
+	if r := exchange(t, c, req); !bytes.Equal(r, first) {
+		t.Fatal("the true retransmit did not get the first reply")
+	}
+}
+
 func TestServerProxyStateEchoed(t *testing.T) {
 	ts := startServer(t, true, accept)
 	c := dial(t, ts.addr)
