@@ -103,7 +103,7 @@ func (s *Server) serveTLSConn(c net.Conn) {
 			defer func() { <-s.sem; s.wg.Done(); inflight.Done() }()
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 			defer cancel()
-			reply := s.process(ctx, b, src, &tlsClient, portAuth)
+			reply := s.process(ctx, b, src, &tlsClient, portBoth)
 			if reply == nil {
 				return
 			}

@@ -124,12 +124,14 @@ func (s *Server) Stats() Stats {
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("radius: server closed")
 
-// port says which RADIUS port a listener is: it decides the answer to Status-Server.
+// port says which RADIUS port a listener is: what it takes (RFC 2865 §3, RFC 2866 §3) and how
+// it answers Status-Server.
 type port int
 
 const (
-	portAuth port = iota // 1812: Status-Server gets Access-Accept
-	portAcct             // 1813: Status-Server gets Accounting-Response (RFC 5997 §3)
+	portAuth port = iota // 1812: Access-Request; Status-Server gets Access-Accept
+	portAcct             // 1813: Accounting-Request; Status-Server gets Accounting-Response (RFC 5997 §3)
+	portBoth             // RadSec: one connection carries both (RFC 6614 §2.3)
 )
 
 // Serve reads packets from conn, an authentication port, until Shutdown or a read error.
@@ -294,9 +296,10 @@ func (s *Server) drop(fields *zerolog.Event, reason string) {
 }
 
 // Process handles one raw packet from src and returns the raw reply, or nil to send nothing.
-// Transports other than UDP (RadSec) feed whole packets through it.
+// It is for transports that carry authentication and accounting together, as RadSec does; the
+// UDP listeners take only their own port's requests.
 func (s *Server) Process(ctx context.Context, b []byte, src netip.AddrPort) []byte {
-	return s.processFrom(ctx, b, src, portAuth)
+	return s.processFrom(ctx, b, src, portBoth)
 }
 
 func (s *Server) processFrom(ctx context.Context, b []byte, src netip.AddrPort, role port) []byte {
@@ -326,8 +329,17 @@ func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, clie
 	raw := b[:int(b[2])<<8|int(b[3])]
 
 	switch pkt.Code {
-	case radius.CodeAccessRequest, radius.CodeStatusServer:
+	case radius.CodeAccessRequest:
+		if role == portAcct {
+			s.drop(fields(), "Access-Request on the accounting port")
+			return nil
+		}
+	case radius.CodeStatusServer:
 	case radius.CodeAccountingRequest:
+		if role == portAuth {
+			s.drop(fields(), "Accounting-Request on the authentication port")
+			return nil
+		}
 		if !radius.IsAuthenticRequest(raw, client.Secret) {
 			s.drop(fields(), "accounting request authenticator does not verify (wrong shared secret?)")
 			return nil

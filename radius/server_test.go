@@ -63,6 +63,12 @@ type testServer struct {
 
 func startServer(t *testing.T, requireMA bool, h HandlerFunc) *testServer {
 	t.Helper()
+	return startServerOn(t, requireMA, h, portAuth)
+}
+
+// startServerOn is startServer on a listener of the given port kind.
+func startServerOn(t *testing.T, requireMA bool, h HandlerFunc, role port) *testServer {
+	t.Helper()
 	ts := &testServer{secret: []byte("s3cret-shared")}
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -76,7 +82,7 @@ func startServer(t *testing.T, requireMA bool, h HandlerFunc) *testServer {
 			return h(ctx, r)
 		}),
 	})
-	go func() { _ = ts.srv.Serve(conn) }()
+	go func() { _ = ts.srv.serveConn(conn, role) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -422,7 +428,7 @@ func TestServerAccountingWithMA(t *testing.T) {
 	acct := func(_ context.Context, r *Request) *radius.Packet {
 		return r.Packet.Response(radius.CodeAccountingResponse)
 	}
-	ts := startServer(t, true, acct)
+	ts := startServerOn(t, true, acct, portAcct)
 	c := dial(t, ts.addr)
 
 	p := radius.New(radius.CodeAccountingRequest, ts.secret)
@@ -612,5 +618,43 @@ func TestRadSecAfterShutdown(t *testing.T) {
 	}
 	if calls.Load() != 0 {
 		t.Fatal("the handler ran after Shutdown")
+	}
+}
+
+// Each UDP port takes its own kind of request (RFC 2865 §3, RFC 2866 §3): an Access-Request on
+// the accounting port and an Accounting-Request on the authentication port are dropped unseen.
+func TestServerWrongPortDropped(t *testing.T) {
+	answer := func(_ context.Context, r *Request) *radius.Packet {
+		if r.Packet.Code == radius.CodeAccountingRequest {
+			return r.Packet.Response(radius.CodeAccountingResponse)
+		}
+		return r.Packet.Response(radius.CodeAccessAccept)
+	}
+	acctReq := func(secret []byte) []byte {
+		p := radius.New(radius.CodeAccountingRequest, secret)
+		_ = rfc2865.UserName_SetString(p, "alice")
+		b, err := p.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	auth := startServerOn(t, true, answer, portAuth)
+	if r := exchange(t, dial(t, auth.addr), acctReq(auth.secret)); r != nil {
+		t.Fatal("Accounting-Request answered on the authentication port")
+	}
+	acct := startServerOn(t, true, answer, portAcct)
+	if r := exchange(t, dial(t, acct.addr), accessRequest(t, acct.secret, true)); r != nil {
+		t.Fatal("Access-Request answered on the accounting port")
+	}
+	if auth.calls.Load()+acct.calls.Load() != 0 {
+		t.Fatal("a request on the wrong port reached the handler")
+	}
+	// Each port still answers its own.
+	if r := exchange(t, dial(t, acct.addr), acctReq(acct.secret)); r == nil {
+		t.Fatal("Accounting-Request not answered on the accounting port")
+	}
+	if r := exchange(t, dial(t, auth.addr), accessRequest(t, auth.secret, true)); r == nil {
+		t.Fatal("Access-Request not answered on the authentication port")
 	}
 }
