@@ -384,6 +384,13 @@ func (s *Server) process(ctx context.Context, b []byte, src netip.AddrPort, clie
 		return out
 	}
 
+	if proxyStateLen(pkt) > maxPacketLen-headerLen-replyRoom {
+		// The reply must echo every Proxy-State (RFC 2865 §5.33); past this it could not be
+		// sent, and a sign-in decided, logged and audited but never answered must not happen.
+		s.drop(fields(), "Proxy-State attributes leave no room for a reply")
+		return nil
+	}
+
 	key := cacheKey(src, raw)
 	cached, v := s.cache.begin(key, sha256.Sum256(raw), time.Now())
 	switch v {
@@ -475,6 +482,21 @@ func (s *Server) cachedReply(b []byte, src netip.AddrPort) []byte {
 		b = b[:n] // what follows Length is padding (RFC 2865 §3), not part of the request
 	}
 	return s.cache.lookup(cacheKey(src, b), sha256.Sum256(b), time.Now())
+}
+
+// replyRoom is the least a reply needs besides the echoed Proxy-State: Message-Authenticator,
+// a State and a short Reply-Message. A request that leaves less can never be answered.
+const replyRoom = 200
+
+// proxyStateLen is how many octets the request's Proxy-State attributes take on the wire.
+func proxyStateLen(p *radius.Packet) int {
+	n := 0
+	for _, a := range p.Attributes {
+		if a.Type == rfc2865.ProxyState_Type {
+			n += 2 + len(a.Attribute)
+		}
+	}
+	return n
 }
 
 func hasAttr(p *radius.Packet, t radius.Type) bool {
