@@ -77,10 +77,13 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, s *session) {
 			int(p.opts.AttemptWindow/time.Minute)))
 		return
 	}
-	if until, err := p.opts.Store.LockedUntil(ctx, user, p.opts.Now()); err != nil {
-		p.unavailable(w, r, s, "lockout check", err)
+	// One read for the lockout, the block, the failure count and the record, as on RADIUS.
+	acct, err := p.opts.Store.Account(ctx, user, p.opts.Now())
+	if err != nil {
+		p.unavailable(w, r, s, "read account", err)
 		return
-	} else if !until.IsZero() {
+	}
+	if !acct.LockedUntil.IsZero() {
 		// Refused before the bind, like the RADIUS flow: no directory lockout amplification.
 		p.event(r, zerolog.WarnLevel, store.AuditEvent{Username: user, Factor: "password", Result: "reject", Reason: "locked_out"})
 		fail(http.StatusUnauthorized, "The username or password is incorrect, or the account is locked. Try again later.")
@@ -99,21 +102,16 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, s *session) {
 		fail(status, msg)
 		return
 	}
-	p.resetFailures(ctx, user, store.KindPassword)
-	if blocked, _, err := p.opts.Store.Blocked(ctx, user); err != nil {
-		p.unavailable(w, r, s, "block check", err)
-		return
-	} else if blocked {
+	if acct.PasswordFailures > 0 {
+		p.resetFailures(ctx, user, store.KindPassword)
+	}
+	if acct.Blocked { // checked after the bind: only the password's owner learns of the block
 		p.event(r, zerolog.WarnLevel, store.AuditEvent{Username: user, Factor: "password", Result: "reject", Reason: "blocked"})
 		fail(http.StatusForbidden, "Sign-ins to this account are blocked after a report of suspicious activity. "+
 			"Contact your administrator.")
 		return
 	}
-	u, err := p.opts.Store.GetUser(ctx, user)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.unavailable(w, r, s, "read user", err)
-		return
-	}
+	u := acct.User
 	if err := p.sessions.rotate(s); err != nil {
 		p.unavailable(w, r, s, "rotate session", err)
 		return
