@@ -213,10 +213,7 @@ func (e *Engine) lockedOut(ctx context.Context, r request, leg int) (decision, b
 // account reads the user's Account (record, lockout, block, failure counts) once per request,
 // in one statement; every later step of the same request reuses it.
 func (e *Engine) account(ctx context.Context, r request) (store.Account, error) {
-	c := r.acct
-	if c == nil {
-		c = &accountRead{}
-	}
+	c := r.acct // set by parse, the one place a request is made
 	if !c.loaded {
 		start := time.Now()
 		c.a, c.err = e.opts.Store.Account(ctx, r.user, e.now())
